@@ -1,0 +1,289 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  pgView,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * The data model of DESIGN.md "Data". Columns named `*_enc` hold AES-256-GCM ciphertext from
+ * lib/crypto.ts, never plaintext. Status columns are text with CHECK constraints rather than
+ * PostgreSQL enums: adding a status later is then a one-line migration that needs no type rewrite.
+ */
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => ts('created_at').notNull().defaultNow();
+const updatedAt = () => ts('updated_at').notNull().defaultNow();
+
+export const NOTIFY_EVENTS = ['new', 'accepted', 'ready_for_pickup', 'in_delivery', 'completed', 'cancelled'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+export const NOTIFICATION_STATUSES = [
+  'queued', 'scheduled', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped', 'undelivered',
+] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+export const SESSION_STATUSES = ['UNKNOWN', 'STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+const inList = (column: string, values: readonly string[]) =>
+  sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  email: varchar('email', { length: 320 }).notNull(),
+  passwordHash: text('password_hash').notNull(),
+  isSuperAdmin: boolean('is_super_admin').notNull().default(false),
+  locale: varchar('locale', { length: 8 }).notNull().default('ru'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`)]);
+
+export const sessions = pgTable('sessions', {
+  // sha256 of the cookie value: a database leak does not hand out live sessions.
+  idHash: varchar('id_hash', { length: 64 }).primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  csrfToken: varchar('csrf_token', { length: 64 }).notNull(),
+  createdAt: createdAt(),
+  expiresAt: ts('expires_at').notNull(),
+  lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+}, (t) => [index('sessions_user_idx').on(t.userId)]);
+
+export const stores = pgTable('stores', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: varchar('name', { length: 200 }).notNull(),
+  kaspiTokenEnc: text('kaspi_token_enc'),
+  kaspiMerchantUid: varchar('kaspi_merchant_uid', { length: 100 }),
+  pollIntervalSeconds: integer('poll_interval_seconds').notNull().default(60),
+  timezone: varchar('timezone', { length: 64 }).notNull().default('Asia/Almaty'),
+  enabled: boolean('enabled').notNull().default(true),
+  sendingPaused: boolean('sending_paused').notNull().default(false),
+  testModePhone: varchar('test_mode_phone', { length: 20 }),
+  tokenRejected: boolean('token_rejected').notNull().default(false),
+  tokenRejectedReason: text('token_rejected_reason'),
+  // Orders created before this instant are history, not news: the first poll starts here.
+  connectedAt: ts('connected_at').notNull().defaultNow(),
+  lookbackMinutes: integer('lookback_minutes').notNull().default(0),
+  pollCursor: ts('poll_cursor'),
+  lastPollAt: ts('last_poll_at'),
+  lastPollError: text('last_poll_error'),
+  lastPollOrders: integer('last_poll_orders'),
+  retentionDays: integer('retention_days').notNull().default(180),
+  senderId: uuid('sender_id').references(() => senders.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, () => [
+  check('stores_poll_interval_ck', sql`poll_interval_seconds between 10 and 3600`),
+  check('stores_lookback_ck', sql`lookback_minutes between 0 and 20160`),
+  check('stores_retention_ck', sql`retention_days between 1 and 3650`),
+]);
+
+export const storeMembers = pgTable('store_members', {
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  role: varchar('role', { length: 20 }).notNull().default('admin'),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.storeId, t.userId] }), index('store_members_user_idx').on(t.userId)]);
+
+export const apiTokens = pgTable('api_tokens', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  // null = every store the user can see, now and later.
+  storeId: uuid('store_id').references(() => stores.id, { onDelete: 'cascade' }),
+  tokenHash: varchar('token_hash', { length: 64 }).notNull(),
+  label: varchar('label', { length: 200 }),
+  createdAt: createdAt(),
+  lastUsedAt: ts('last_used_at'),
+  revokedAt: ts('revoked_at'),
+}, (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash)]);
+
+export const auditLog = pgTable('audit_log', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  storeId: uuid('store_id').references(() => stores.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+  action: varchar('action', { length: 100 }).notNull(),
+  // Names of the changed fields and non-secret new values; secrets appear only as "changed".
+  details: jsonb('details').notNull().default({}),
+  createdAt: createdAt(),
+}, (t) => [index('audit_log_store_idx').on(t.storeId, t.createdAt)]);
+
+export const senders = pgTable('senders', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  wahaServerUrl: varchar('waha_server_url', { length: 500 }).notNull(),
+  wahaSessionName: varchar('waha_session_name', { length: 100 }).notNull().default('default'),
+  wahaApiKeyEnc: text('waha_api_key_enc'),
+  webhookSecretEnc: text('webhook_secret_enc'),
+  engine: varchar('engine', { length: 10 }),
+  minGapSeconds: integer('min_gap_seconds').notNull().default(20),
+  maxGapSeconds: integer('max_gap_seconds').notNull().default(60),
+  dailyCap: integer('daily_cap').default(500),
+  perBuyerDailyLimit: integer('per_buyer_daily_limit').default(3),
+  quietHoursStart: varchar('quiet_hours_start', { length: 5 }).default('22:00'),
+  quietHoursEnd: varchar('quiet_hours_end', { length: 5 }).default('09:00'),
+  timezone: varchar('timezone', { length: 64 }).notNull().default('Asia/Almaty'),
+  nextAllowedAt: ts('next_allowed_at').notNull().defaultNow(),
+  sessionStatus: varchar('session_status', { length: 20 }).notNull().default('UNKNOWN'),
+  sessionStatusAt: ts('session_status_at'),
+  lastError: text('last_error'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  uniqueIndex('senders_server_session_uq').on(t.wahaServerUrl, t.wahaSessionName),
+  check('senders_gap_ck', sql`min_gap_seconds >= 0 and max_gap_seconds >= min_gap_seconds and max_gap_seconds <= 3600`),
+  check('senders_daily_cap_ck', sql`daily_cap is null or daily_cap > 0`),
+  check('senders_session_status_ck', inList('session_status', SESSION_STATUSES)),
+]);
+
+export const templates = pgTable('templates', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  name: varchar('name', { length: 255 }).notNull(),
+  text: text('text').notNull(),
+  event: varchar('event', { length: 20 }).notNull().default('new'),
+  isActive: boolean('is_active').notNull().default(true),
+  weight: integer('weight').notNull().default(100),
+  delayMinutes: integer('delay_minutes').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+  deletedAt: ts('deleted_at'),
+}, (t) => [
+  index('templates_store_event_idx').on(t.storeId, t.event).where(sql`deleted_at is null`),
+  check('templates_event_ck', inList('event', NOTIFY_EVENTS)),
+  check('templates_weight_ck', sql`weight between 0 and 10000`),
+  check('templates_delay_ck', sql`delay_minutes between 0 and 10080`),
+  check('templates_text_len_ck', sql`char_length(text) between 1 and 65536`),
+]);
+
+export const orders = pgTable('orders', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  code: varchar('code', { length: 64 }).notNull(),
+  kaspiId: varchar('kaspi_id', { length: 128 }),
+  state: varchar('state', { length: 40 }).notNull(),
+  status: varchar('status', { length: 60 }).notNull(),
+  // The last order as we parsed it (customer, entries, delivery): the renderer's input.
+  snapshot: jsonb('snapshot').notNull(),
+  source: varchar('source', { length: 10 }).notNull().default('poll'),
+  creationDate: ts('creation_date').notNull(),
+  firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+  lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+  isOpen: boolean('is_open').notNull().default(true),
+  closedAt: ts('closed_at'),
+}, (t) => [
+  uniqueIndex('orders_store_code_uq').on(t.storeId, t.code),
+  index('orders_open_idx').on(t.storeId, t.creationDate).where(sql`is_open`),
+]);
+
+export const notifications = pgTable('notifications', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  orderCode: varchar('order_code', { length: 64 }).notNull(),
+  event: varchar('event', { length: 20 }).notNull(),
+  status: varchar('status', { length: 20 }).notNull().default('queued'),
+  reasonCode: varchar('reason_code', { length: 60 }),
+  reason: text('reason'),
+  templateId: uuid('template_id').references(() => templates.id, { onDelete: 'set null' }),
+  variant: integer('variant'),
+  workflowId: varchar('workflow_id', { length: 300 }),
+  // When the event happened (first seen): freshness is measured from here.
+  eventAt: ts('event_at').notNull().defaultNow(),
+  scheduledFor: ts('scheduled_for'),
+  sentAt: ts('sent_at'),
+  deliveredAt: ts('delivered_at'),
+  readAt: ts('read_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  // The guard against duplicate notifications: one row per order event, whatever races.
+  uniqueIndex('notifications_store_order_event_uq').on(t.storeId, t.orderCode, t.event),
+  // Keyset pagination of the message log, newest first, with or without a status filter.
+  index('notifications_store_created_idx').on(t.storeId, t.createdAt.desc(), t.id.desc()),
+  index('notifications_store_status_created_idx').on(t.storeId, t.status, t.createdAt.desc(), t.id.desc()),
+  index('notifications_queued_idx').on(t.storeId).where(sql`status = 'queued' and workflow_id is null`),
+  check('notifications_status_ck', inList('status', NOTIFICATION_STATUSES)),
+  check('notifications_event_ck', inList('event', NOTIFY_EVENTS)),
+]);
+
+export const messageAttempts = pgTable('message_attempts', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  notificationId: uuid('notification_id').notNull().references(() => notifications.id, { onDelete: 'cascade' }),
+  senderId: uuid('sender_id').references(() => senders.id, { onDelete: 'set null' }),
+  attemptNo: integer('attempt_no').notNull(),
+  renderedText: text('rendered_text'),
+  phone: varchar('phone', { length: 20 }),
+  chatId: varchar('chat_id', { length: 100 }),
+  // Reserved (NOWEB/GOWS) or returned id; keyId is its last segment, what acks are correlated on.
+  wahaMessageId: varchar('waha_message_id', { length: 200 }),
+  wahaKeyId: varchar('waha_key_id', { length: 120 }),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  finishedAt: ts('finished_at'),
+  outcome: varchar('outcome', { length: 30 }).notNull().default('pending'),
+  error: text('error'),
+  purgedAt: ts('purged_at'),
+}, (t) => [
+  uniqueIndex('message_attempts_no_uq').on(t.notificationId, t.attemptNo),
+  index('message_attempts_key_idx').on(t.wahaKeyId),
+]);
+
+export const messageEvents = pgTable('message_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  // WAHA's envelope id for webhooks ("evt_…"); null for our own status changes.
+  envelopeId: varchar('envelope_id', { length: 100 }),
+  storeId: uuid('store_id').references(() => stores.id, { onDelete: 'cascade' }),
+  notificationId: uuid('notification_id').references(() => notifications.id, { onDelete: 'cascade' }),
+  wahaKeyId: varchar('waha_key_id', { length: 120 }),
+  kind: varchar('kind', { length: 40 }).notNull(),
+  fromStatus: varchar('from_status', { length: 20 }),
+  toStatus: varchar('to_status', { length: 20 }),
+  ack: integer('ack'),
+  // Acks that arrived before their message id was stored wait here until it is.
+  pending: boolean('pending').notNull().default(false),
+  detail: jsonb('detail'),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex('message_events_envelope_uq').on(t.storeId, t.envelopeId),
+  index('message_events_notification_idx').on(t.notificationId, t.createdAt),
+  index('message_events_pending_idx').on(t.wahaKeyId).where(sql`pending`),
+]);
+
+export const optOuts = pgTable('opt_outs', {
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  phone: varchar('phone', { length: 20 }).notNull(),
+  source: varchar('source', { length: 20 }).notNull(),
+  note: text('note'),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.storeId, t.phone] })]);
+
+/** The seed's `whatsapp_messages_log`, kept as a view so its readers keep working. */
+export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
+  id: uuid('id'),
+  storeId: uuid('store_id'),
+  orderId: varchar('order_id'),
+  customerPhone: varchar('customer_phone'),
+  messageText: text('message_text'),
+  templateId: uuid('template_id'),
+  status: varchar('status'),
+  wahaResponse: jsonb('waha_response'),
+  sentAt: ts('sent_at'),
+  deliveredAt: ts('delivered_at'),
+  errorMessage: text('error_message'),
+}).as(sql`
+  select n.id, n.store_id, n.order_code as order_id, a.phone as customer_phone,
+         a.rendered_text as message_text, n.template_id, n.status,
+         case when a.waha_message_id is null then null else jsonb_build_object('id', a.waha_message_id) end as waha_response,
+         coalesce(n.sent_at, n.created_at) as sent_at, n.delivered_at, n.reason as error_message
+  from notifications n
+  left join lateral (
+    select * from message_attempts ma where ma.notification_id = n.id order by ma.attempt_no desc limit 1
+  ) a on true`);

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the product reads, in one place. `docker-compose.yml` is checked
+ * against `CONFIG_VARIABLES` by a test, so a variable set there that nothing reads fails CI.
+ */
+const port = z.coerce.number().int().min(1, 'must be a port number 1–65535').max(65535, 'must be a port number 1–65535');
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .pipe(z.url({ message: 'must be a URL such as http://host:port' }).optional());
+
+const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s === '' ? undefined : s))
+    .refine((s) => s === undefined || /^postgres(ql)?:\/\//.test(s), 'must start with postgres:// or postgresql://'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s === '' ? undefined : s))
+    .refine((s) => s === undefined || /^[\w.-]+:\d+$/.test(s), 'must be host:port, e.g. 127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1, 'must not be empty').default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1, 'must not be empty').default('kaspi-notify'),
+  TEMPORAL_UI_URL: optionalUrl,
+  TEMPORAL_CLI: z.string().trim().optional(),
+  PORT: port.default(3000),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  WORKER_METRICS_PORT: port.default(9464),
+  APP_SECRET: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s === '' ? undefined : s))
+    .refine((s) => s === undefined || s.length >= 32, 'must be at least 32 characters (try: openssl rand -hex 32)'),
+  PUBLIC_URL: optionalUrl,
+  KASPI_API_URL: z.url({ message: 'must be a URL such as https://kaspi.kz/shop/api/v2' }).default('https://kaspi.kz/shop/api/v2'),
+  WAHA_URL_ALLOWLIST: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+});
+
+export type AppConfig = z.infer<typeof configSchema>;
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(configSchema.shape);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; the first problem becomes one line that names the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const value = env[variable];
+    const shown = value === undefined || variable === 'APP_SECRET' ? '' : ` (got "${value}")`;
+    throw new ConfigError(`Invalid ${variable}${shown}: ${issue?.message ?? 'invalid value'}`);
+  }
+  const config = parsed.data;
+  if (config.NODE_ENV === 'production' && !config.APP_SECRET) {
+    throw new ConfigError('Invalid APP_SECRET: required when NODE_ENV=production (try: openssl rand -hex 32)');
+  }
+  return config;
+}
