@@ -5,11 +5,8 @@ import { z } from 'zod';
  * against `CONFIG_VARIABLES` by a test, so a variable set there that nothing reads fails CI.
  */
 const port = z.coerce.number().int().min(1, 'must be a port number 1–65535').max(65535, 'must be a port number 1–65535');
-const optionalUrl = z
-  .string()
-  .trim()
-  .transform((s) => (s === '' ? undefined : s))
-  .pipe(z.url({ message: 'must be a URL such as http://host:port' }).optional());
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v);
+const optionalUrl = z.preprocess(blankToUndefined, z.url({ message: 'must be a URL such as http://host:port' }).optional());
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Entry point of `npm start` and `npm test`. Plain JavaScript on purpose: on a fresh clone nothing
+// is installed yet, so this file installs the dependencies and only then loads TypeScript.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+function dependenciesStale() {
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed)) return true;
+  const lock = path.join(root, 'package-lock.json');
+  return existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000;
+}
+
+if (dependenciesStale()) {
+  process.stderr.write('Installing dependencies (npm ci)…\n');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write('npm ci failed; see the output above.\n');
+    process.exit(1);
+  }
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+const entry = { start: 'bin/start.ts', test: 'bin/test.ts' }[mode ?? ''];
+if (!entry) {
+  process.stderr.write('usage: node bin/launch.mjs start|test [args]\n');
+  process.exit(2);
+}
+process.argv = [process.argv[0], path.join(root, entry), ...rest];
+const { register } = await import('tsx/esm/api');
+register();
+await import(path.join(root, entry));

@@ -1,0 +1,180 @@
+/**
+ * `npm start`: the whole product on one machine with nothing configured — a real PostgreSQL
+ * (embedded unless DATABASE_URL), a real Temporal dev server with its UI (unless TEMPORAL_ADDRESS),
+ * migrations, the worker and the web server. Ctrl-C / SIGTERM stops everything in reverse order.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startWeb, type RunningWeb } from '../api/server.ts';
+import { createContext } from '../lib/bootstrap.ts';
+import { ConfigError, loadConfig } from '../lib/config.ts';
+import { runMigrations } from '../lib/db/migrate.ts';
+import { createLogger } from '../lib/logger.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/runtime/embedded-postgres.ts';
+import { assertPortsFree, PortInUseError } from '../lib/runtime/ports.ts';
+import { loadOrCreateAppSecret, readRuntimeState, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
+import { ensureTemporalCli, isAlive } from '../lib/runtime/temporal-cli.ts';
+import { startDevServer, type DevServer } from '../lib/runtime/temporal-dev-server.ts';
+import { ensureReconcileSchedule, reconcileSchedules } from '../lib/temporal/schedules.ts';
+import { startWorker, type RunningWorker } from '../lib/temporal/worker.ts';
+import { ensureFirstAdmin } from '../lib/first-admin.ts';
+import { rmSync } from 'node:fs';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const fail = (line: string): never => {
+  say(line);
+  process.exit(1);
+};
+
+parseArgs({ options: {}, allowPositionals: false });
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  throw err;
+}
+const dataDir = path.resolve(config.DATA_DIR);
+const logDir = path.join(dataDir, 'logs');
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'start' });
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+// A run that was killed (not stopped) leaves its children behind; find them by runtime.json.
+const previous = readRuntimeState(dataDir);
+if (previous && previous.pid !== process.pid && isAlive(previous.pid) && cmdline(previous.pid).includes('bin/start.ts')) {
+  fail(`kaspi-notify is already running from ${dataDir} (pid ${previous.pid}); stop it first.`);
+}
+const leftoverTemporal = previous?.children.temporal;
+if (leftoverTemporal && isAlive(leftoverTemporal) && cmdline(leftoverTemporal).includes('start-dev')) {
+  say(`Stopping a Temporal dev server left running by an earlier run (pid ${leftoverTemporal})`);
+  process.kill(leftoverTemporal, 'SIGTERM');
+  for (let i = 0; i < 100 && isAlive(leftoverTemporal); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(leftoverTemporal)) process.kill(leftoverTemporal, 'SIGKILL');
+}
+
+try {
+  await assertPortsFree({
+    PORT: config.PORT,
+    ...(config.TEMPORAL_ADDRESS ? {} : { TEMPORAL_PORT: config.TEMPORAL_PORT, TEMPORAL_UI_PORT: config.TEMPORAL_UI_PORT }),
+  });
+} catch (err) {
+  if (err instanceof PortInUseError) fail(err.message);
+  throw err;
+}
+
+const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+let stopping = false;
+async function shutdown(code: number): Promise<never> {
+  if (stopping) process.exit(code);
+  stopping = true;
+  say('Stopping…');
+  for (const part of stack.reverse()) {
+    try {
+      await part.stop();
+    } catch (err) {
+      say(`  ${part.name}: ${(err as Error).message}`);
+    }
+  }
+  rmSync(runtimeFile(dataDir), { force: true });
+  say('Stopped.');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  const appSecret = config.APP_SECRET ?? loadOrCreateAppSecret(dataDir);
+
+  let databaseUrl = config.DATABASE_URL;
+  let postgres: EmbeddedPostgres | undefined;
+  if (!databaseUrl) {
+    say('Starting embedded PostgreSQL…');
+    postgres = await startEmbeddedPostgres({ dataDir, logDir, log: say });
+    const pgHandle = postgres;
+    stack.push({ name: 'PostgreSQL', stop: () => pgHandle.stop() });
+    databaseUrl = postgres.databaseUrl;
+  }
+
+  let temporalAddress = config.TEMPORAL_ADDRESS;
+  let devServer: DevServer | undefined;
+  if (!temporalAddress) {
+    const cli = await ensureTemporalCli({ progress: say });
+    say('Starting the Temporal dev server…');
+    devServer = await startDevServer({
+      cli,
+      port: config.TEMPORAL_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      dbFile: path.join(dataDir, 'temporal.db'),
+      namespace: config.TEMPORAL_NAMESPACE,
+      logFile: path.join(logDir, 'temporal.log'),
+      retentionDays: 30,
+    });
+    const server = devServer;
+    stack.push({ name: 'Temporal dev server', stop: () => server.stop() });
+    temporalAddress = devServer.address;
+  }
+
+  writeRuntimeState(dataDir, {
+    databaseUrl,
+    temporalAddress,
+    uiUrl: devServer?.uiUrl ?? config.TEMPORAL_UI_URL ?? null,
+    pid: process.pid,
+    children: { postgres: postgres?.pid, temporal: devServer?.pid },
+  });
+
+  say('Applying database migrations…');
+  await runMigrations(databaseUrl);
+
+  const ctx = await createContext(config, { databaseUrl, temporalAddress, appSecret }, { logger });
+  stack.push({ name: 'connections', stop: () => ctx.close() });
+
+  const worker: RunningWorker = await startWorker(ctx);
+  stack.push({ name: 'worker', stop: () => worker.shutdown() });
+  worker.done.catch((err: unknown) => {
+    logger.error({ err }, 'worker stopped unexpectedly');
+    void shutdown(1);
+  });
+
+  await ensureReconcileSchedule(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
+  await reconcileSchedules(ctx.db, ctx.temporal, config.TEMPORAL_TASK_QUEUE);
+
+  const web: RunningWeb = await startWeb(ctx, config.PORT);
+  stack.push({ name: 'web server', stop: () => web.close() });
+
+  const admin = await ensureFirstAdmin(ctx.db);
+  const publicUrl = config.PUBLIC_URL ?? web.url;
+  writeRuntimeState(dataDir, {
+    databaseUrl,
+    temporalAddress,
+    uiUrl: devServer?.uiUrl ?? config.TEMPORAL_UI_URL ?? null,
+    webUrl: publicUrl,
+    pid: process.pid,
+    children: { postgres: postgres?.pid, temporal: devServer?.pid },
+  });
+
+
+  say('');
+  say(`kaspi-notify is running.`);
+  say(`  Admin:        ${publicUrl}/`);
+  say(`  Temporal UI:  ${devServer?.uiUrl ?? config.TEMPORAL_UI_URL ?? '(external cluster: see its UI)'}`);
+  if (admin.created) {
+    say(`  Log in as ${admin.email} with password ${admin.password}  (shown once; change it with npm run admin -- set-password)`);
+  } else {
+    say(`  Log in with your admin account (new one: npm run admin -- create-user --email E --password P --super)`);
+  }
+  say(`  Logs:         ${logDir}/`);
+  say('Press Ctrl-C to stop.');
+} catch (err) {
+  if (err instanceof PortInUseError || err instanceof ConfigError) say(err.message);
+  else say(`Start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+  await shutdown(1);
+}

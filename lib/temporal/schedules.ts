@@ -1,0 +1,133 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptions,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { stores } from '../../drizzle/schema.ts';
+import { POLL_SCHEDULE_PREFIX, RECONCILE_SCHEDULE_ID, pollScheduleId, pollWorkflowId, StoreIdKey } from '../../workflows/config.ts';
+
+/**
+ * The database is the truth about which stores poll Kaspi and how often; Temporal Schedules are
+ * derived from it. `reconcileSchedules` is idempotent and safe to run from many places at once
+ * (after every store change, and every 5 minutes from its own Schedule): "already exists" and
+ * "not found" both count as success.
+ */
+export interface DesiredPollSchedule {
+  storeId: string;
+  intervalSeconds: number;
+  paused: boolean;
+  note: string;
+}
+
+export interface ReconcileResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+}
+
+export async function desiredPollSchedules(db: Db, storeId?: string): Promise<DesiredPollSchedule[]> {
+  const rows = await db
+    .select({ id: stores.id, interval: stores.pollIntervalSeconds, enabled: stores.enabled, tokenRejected: stores.tokenRejected, token: stores.kaspiTokenEnc })
+    .from(stores)
+    .where(storeId ? eq(stores.id, storeId) : undefined);
+  return rows.map((s) => {
+    const paused = !s.enabled || s.tokenRejected || s.token === null;
+    const note = !s.enabled ? 'store disabled' : s.tokenRejected ? 'Kaspi token rejected' : s.token === null ? 'no Kaspi token (push-only store)' : 'active';
+    return { storeId: s.id, intervalSeconds: s.interval, paused, note };
+  });
+}
+
+function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions {
+  return {
+    scheduleId: pollScheduleId(d.storeId),
+    spec: { intervals: [{ every: `${d.intervalSeconds}s` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'kaspiPollWorkflow',
+      workflowId: pollWorkflowId(d.storeId),
+      taskQueue,
+      args: [{ storeId: d.storeId }],
+      typedSearchAttributes: [{ key: StoreIdKey, value: d.storeId }],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${d.intervalSeconds}s` },
+    state: { paused: d.paused, note: d.note },
+  };
+}
+
+function differs(current: ScheduleDescription, d: DesiredPollSchedule): boolean {
+  const interval = current.spec.intervals?.[0];
+  const everyMs = interval ? Number(interval.every) : NaN;
+  return current.spec.intervals?.length !== 1 || everyMs !== d.intervalSeconds * 1000 || current.state.paused !== d.paused;
+}
+
+async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
+  const options = pollScheduleOptions(d, taskQueue);
+  const handle = client.schedule.getHandle(options.scheduleId);
+  try {
+    const current = await handle.describe();
+    if (!differs(current, d)) return 'unchanged';
+    // Pure: the SDK may call it more than once when the schedule changed underneath us.
+    await handle.update((prev): ScheduleUpdateOptions => ({
+      ...prev,
+      spec: options.spec,
+      policies: { ...prev.policies, ...options.policies },
+      state: { ...prev.state, paused: d.paused, note: d.note },
+    }));
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    try {
+      await client.schedule.create(options);
+      return 'created';
+    } catch (createErr) {
+      if (createErr instanceof ScheduleAlreadyRunning) return 'unchanged';
+      throw createErr;
+    }
+  }
+}
+
+export async function reconcileSchedules(db: Db, client: Client, taskQueue: string, options: { storeId?: string } = {}): Promise<ReconcileResult> {
+  const desired = await desiredPollSchedules(db, options.storeId);
+  const result: ReconcileResult = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+  for (const d of desired) result[await upsertPollSchedule(client, d, taskQueue)]++;
+
+  const wanted = new Set(desired.map((d) => pollScheduleId(d.storeId)));
+  const stale: string[] = [];
+  if (options.storeId) {
+    if (desired.length === 0) stale.push(pollScheduleId(options.storeId));
+  } else {
+    for await (const s of client.schedule.list()) {
+      if (s.scheduleId.startsWith(POLL_SCHEDULE_PREFIX) && !wanted.has(s.scheduleId)) stale.push(s.scheduleId);
+    }
+  }
+  for (const id of stale) {
+    try {
+      await client.schedule.getHandle(id).delete();
+      result.deleted++;
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+  }
+  return result;
+}
+
+/** The Schedule that runs the reconciler itself, so a schedule deleted by hand comes back. */
+export async function ensureReconcileSchedule(client: Client, taskQueue: string): Promise<void> {
+  try {
+    await client.schedule.create({
+      scheduleId: RECONCILE_SCHEDULE_ID,
+      spec: { intervals: [{ every: '5m' }] },
+      action: { type: 'startWorkflow', workflowType: 'reconcileSchedulesWorkflow', workflowId: 'reconcile-schedules-run', taskQueue, args: [] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '5m' },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+}

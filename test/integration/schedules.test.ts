@@ -1,0 +1,87 @@
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stores } from '../../drizzle/schema.ts';
+import { reconcileSchedules } from '../../lib/temporal/schedules.ts';
+import { pollScheduleId } from '../../workflows/config.ts';
+import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
+import type { RunningWorker } from '../../lib/temporal/worker.ts';
+
+let ctx: TestContext;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  worker = await startTestWorker(ctx);
+});
+afterAll(async () => {
+  await worker.shutdown();
+  await ctx.close();
+});
+
+async function newStore(values: Partial<typeof stores.$inferInsert> = {}): Promise<string> {
+  const [row] = await ctx.db.insert(stores).values({ name: 'Магазин', kaspiTokenEnc: ctx.secrets.encrypt('token'), ...values }).returning({ id: stores.id });
+  return row!.id;
+}
+
+async function describeSchedule(storeId: string) {
+  return ctx.temporal.schedule.getHandle(pollScheduleId(storeId)).describe();
+}
+
+describe('poll schedules on the real Temporal server', () => {
+  it('the reconcile workflow runs on the worker and creates a schedule per store', async () => {
+    const storeId = await newStore({ pollIntervalSeconds: 90 });
+    const result = await ctx.temporal.workflow.execute('reconcileSchedulesWorkflow', {
+      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
+      workflowId: `test-reconcile-${storeId}`,
+      args: [],
+    });
+    expect(result).toMatchObject({ created: expect.any(Number) });
+    const schedule = await describeSchedule(storeId);
+    expect(Number(schedule.spec.intervals?.[0]?.every)).toBe(90_000);
+    expect(schedule.state.paused).toBe(false);
+    expect(schedule.action.type).toBe('startWorkflow');
+  });
+
+  it('puts right a changed interval, a disabled store, a deleted and a wrong schedule, and removes orphans', async () => {
+    const storeId = await newStore();
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE);
+    expect(Number((await describeSchedule(storeId)).spec.intervals?.[0]?.every)).toBe(60_000);
+
+    await ctx.db.update(stores).set({ pollIntervalSeconds: 120 }).where(eq(stores.id, storeId));
+    let r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.updated).toBe(1);
+    expect(Number((await describeSchedule(storeId)).spec.intervals?.[0]?.every)).toBe(120_000);
+
+    await ctx.db.update(stores).set({ enabled: false }).where(eq(stores.id, storeId));
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect((await describeSchedule(storeId)).state.paused).toBe(true);
+
+    await ctx.db.update(stores).set({ enabled: true }).where(eq(stores.id, storeId));
+    await ctx.temporal.schedule.getHandle(pollScheduleId(storeId)).delete();
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.created).toBe(1);
+    expect((await describeSchedule(storeId)).state.paused).toBe(false);
+
+    await ctx.temporal.schedule.getHandle(pollScheduleId(storeId)).update((prev) => ({ ...prev, spec: { intervals: [{ every: '7s' }] } }));
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.updated).toBe(1);
+    expect(Number((await describeSchedule(storeId)).spec.intervals?.[0]?.every)).toBe(120_000);
+
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r).toEqual({ created: 0, updated: 0, unchanged: 1, deleted: 0 });
+
+    await ctx.db.delete(stores).where(eq(stores.id, storeId));
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE);
+    expect(r.deleted).toBeGreaterThanOrEqual(1);
+    await expect(describeSchedule(storeId)).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  });
+
+  it('pauses a store whose token was rejected or that has no token', async () => {
+    const rejected = await newStore({ tokenRejected: true });
+    const pushOnly = await newStore({ kaspiTokenEnc: null });
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE);
+    expect((await describeSchedule(rejected)).state).toMatchObject({ paused: true, note: 'Kaspi token rejected' });
+    expect((await describeSchedule(pushOnly)).state.paused).toBe(true);
+  });
+});

@@ -1,0 +1,2 @@
+// Everything the worker registers. Workflow code is bundled and replayed: deterministic only.
+export { reconcileSchedulesWorkflow } from './reconcile-schedules.ts';
