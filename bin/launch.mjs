@@ -2,7 +2,7 @@
 // Entry point of `npm start` and `npm test`. Plain JavaScript on purpose: on a fresh clone nothing
 // is installed yet, so this file installs the dependencies and only then loads TypeScript.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +31,28 @@ if (!entry) {
   process.stderr.write('usage: node bin/launch.mjs start|test [args]\n');
   process.exit(2);
 }
+// `npm start` runs us under `sh -c`; a SIGTERM sent to npm reaches neither sh nor us, and npm
+// exits. Watch our ancestors and stop in order when the one that launched us is gone.
+function parentOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+const watched = [process.ppid, parentOf(process.ppid)].filter((pid) => pid > 1);
+if (mode === 'start' && process.platform === 'linux' && watched.length) {
+  const original = watched.map((pid) => parentOf(pid));
+  const watcher = setInterval(() => {
+    if (watched.some((pid, i) => parentOf(pid) !== original[i])) {
+      clearInterval(watcher); // once: a second SIGTERM means "exit now" to bin/start.ts
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, 1000);
+  watcher.unref();
+}
+
 process.argv = [process.argv[0], path.join(root, entry), ...rest];
 const { register } = await import('tsx/esm/api');
 register();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities/index.ts';
 import type { AppContext } from '../context.ts';
 
@@ -13,10 +13,28 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+/** The SDK logs to the console by default; route it through pino at our level (warn unless debugging). */
+function installRuntime(ctx: AppContext): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level: LogLevel = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN';
+  const log = ctx.logger.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      const fields = { ...entry.meta };
+      if (entry.level === 'ERROR') log.error(fields, entry.message);
+      else if (entry.level === 'WARN') log.warn(fields, entry.message);
+      else log.debug(fields, entry.message);
+    }),
+  });
+}
+
 export async function startWorker(
   ctx: AppContext,
   options: { taskQueue?: string; workflowBundle?: WorkerOptions['workflowBundle']; activities?: Partial<Activities>; maxCachedWorkflows?: number } = {},
 ): Promise<RunningWorker> {
+  installRuntime(ctx);
   const connection = await NativeConnection.connect({ address: ctx.config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
   const worker = await Worker.create({
     connection,

@@ -1,0 +1,47 @@
+/**
+ * `npm test`: the whole suite — types, lint, then unit, integration and browser tests in vitest.
+ * A missing prerequisite stops it at once with one line saying what to install; no test is
+ * skipped for want of one.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { temporalCliCacheDir } from '../lib/runtime/temporal-cli.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const onPath = (name: string) => (process.env.PATH ?? '').split(':').some((d) => d && executable(path.join(d, name)));
+
+if (!executable(CHROMIUM)) {
+  process.stderr.write(`Missing prerequisite: Chromium at ${CHROMIUM} — install it with: apt-get install -y chromium (or set CHROMIUM_PATH)\n`);
+  process.exit(1);
+}
+const cliAvailable = (process.env.TEMPORAL_CLI && executable(process.env.TEMPORAL_CLI)) || onPath('temporal') || executable(path.join(temporalCliCacheDir(), 'temporal'));
+if (!cliAvailable && !onPath('go')) {
+  process.stderr.write('Missing prerequisite: Go (to build the Temporal CLI once) — install it with: apt-get install -y golang, or set TEMPORAL_CLI to a temporal binary\n');
+  process.exit(1);
+}
+
+const step = (label: string, cmd: string, args: string[]) => {
+  process.stderr.write(`\n▶ ${label}\n`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`✖ ${label} failed\n`);
+    process.exit(r.status ?? 1);
+  }
+};
+
+const vitestArgs = process.argv.slice(2);
+if (vitestArgs.length === 0) {
+  step('typecheck (tsc)', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit']);
+  step('lint (eslint)', process.execPath, ['node_modules/eslint/bin/eslint.js', '.']);
+}
+step('tests (vitest)', process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...vitestArgs]);
