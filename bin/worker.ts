@@ -1,0 +1,20 @@
+/** `npm run worker`: one Temporal worker; run as many as the load needs against one cluster. */
+import { ensureReconcileSchedule } from '../lib/temporal/schedules.ts';
+import { startWorker } from '../lib/temporal/worker.ts';
+import { serveMetrics } from '../lib/metrics.ts';
+import { onShutdown, productionContext } from './process-main.ts';
+
+const { config, ctx } = await productionContext();
+await ensureReconcileSchedule(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
+const worker = await startWorker(ctx);
+const metrics = await serveMetrics(config.WORKER_METRICS_PORT);
+ctx.logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+onShutdown(async () => {
+  metrics.close();
+  await worker.shutdown();
+  await ctx.close();
+});
+worker.done.catch((err: unknown) => {
+  ctx.logger.error({ err }, 'worker stopped');
+  process.exit(1);
+});
