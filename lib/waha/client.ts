@@ -421,7 +421,9 @@ export class WahaClient {
     });
     if (res.status === 404 && !isMissingSession(res.body)) return null;
     if (!WahaClient.#ok(res)) throw this.#fail('getMessage', res, secrets);
-    if (parseJson(res.body) == null && !res.bodyLost) return null;
+    // Some engines answer 200 with no message instead of 404.
+    const text = res.body.toString('utf8').trim();
+    if (!res.bodyLost && (text === '' || text === 'null')) return null;
     const m = this.#json('getMessage', res, wahaMessage);
     return { id: m.id, ack: m.ack ?? null, ackName: m.ackName ?? null };
   }
