@@ -1,0 +1,433 @@
+/**
+ * The Kaspi poll (DESIGN "Kaspi", "Events", "Workflows"): read a store's orders from the Shop API,
+ * then in ONE transaction upsert `orders`, insert the `notifications` rows the planner asks for and
+ * move the store's cursor. The poll workflow starts one notification workflow per returned id.
+ *
+ * Error contract (what the poll workflow's retry policy sees):
+ * - Kaspi 401/403 (KaspiAuthError): the store gets `token_rejected = true` with a readable Russian
+ *   reason and `last_poll_error`, its schedule is paused (reconcileSchedules for that store), and
+ *   the activity throws ApplicationFailure.nonRetryable(type 'KaspiTokenRejected'). A new token
+ *   (token_rejected = false + reconcile) resumes it.
+ * - Kaspi 429 (KaspiRateLimitError): retryable ApplicationFailure type 'KaspiRateLimited' with
+ *   `nextRetryDelay` = Retry-After when Kaspi sent one; `last_poll_error` is recorded.
+ * - 5xx, timeouts, network errors, unparsable pages (KaspiUnavailableError / KaspiProtocolError):
+ *   `last_poll_error` is recorded and the error is rethrown as is (retryable, normal back-off).
+ * - 400 on a request we believed valid (KaspiBadRequestError) and an undecryptable token:
+ *   non-retryable ('KaspiBadRequest' / 'KaspiTokenUnreadable'); the next scheduled run tries again.
+ * - Database errors: rethrown (retryable). Nothing is written before the final transaction, so a
+ *   failed attempt loses nothing: the cursor only moves when the rows are in.
+ * - One malformed order (`rejected` by the parser): skipped, logged with its code only, counted in
+ *   `last_poll_error`; its page-mates are processed. Not an activity failure.
+ * - Store disabled, without a token, or with a rejected token: returns [] without calling Kaspi.
+ *
+ * Personal data: logs, heartbeats, errors and the result carry store ids, order codes, events and
+ * row ids only. The token lives only in the KaspiClient; buyer names/phones only in `orders.snapshot`.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, eq, inArray, isNull, max, sql } from 'drizzle-orm';
+import { notifications, orders, stores, templates, type NotifyEvent } from '../drizzle/schema.ts';
+import type { AppContext } from '../lib/context.ts';
+import { SecretDecryptError } from '../lib/crypto.ts';
+import {
+  KaspiAuthError,
+  KaspiBadRequestError,
+  KaspiClient,
+  KaspiError,
+  KaspiProtocolError,
+  KaspiRateLimitError,
+  type OrdersPageInfo,
+} from '../lib/kaspi/client.ts';
+import { REREAD_STATES, isOpenState, planNotifications, pollWindow, type PlannedNotification } from '../lib/kaspi/events.ts';
+import type { KaspiOrder, RejectedOrder } from '../lib/kaspi/orders.ts';
+import { reconcileSchedules } from '../lib/temporal/schedules.ts';
+
+/** Re-read this much before the cursor: Kaspi can show an order a little after its creationDate. */
+export const POLL_OVERLAP_MS = 10 * 60 * 1000;
+/** At most this many ids per poll; the rest stay `queued` and the next poll returns them. */
+export const MAX_QUEUED_IDS = 200;
+/** By-code look-ups per poll; open orders beyond it are looked up by the following polls. */
+export const MAX_LOOKUPS_PER_POLL = 100;
+export const KASPI_USER_AGENT = 'kaspi-notify/0.1';
+
+export const TOKEN_REJECTED_REASON =
+  'Kaspi отклонил API-токен магазина. Создайте новый токен в кабинете продавца Kaspi ' +
+  '(Настройки → Токен API) и сохраните его в настройках магазина: опрос заказов приостановлен до этого.';
+
+const REASON_TEXT: Record<string, string> = {
+  superseded: 'Заказ сразу перешёл к более позднему событию: отправляется только последнее.',
+  expired: 'Событие замечено слишком поздно: сообщение уже неактуально.',
+};
+
+export interface PollKaspiStoreInput {
+  storeId: string;
+}
+
+/** Ids only: the Temporal UI shows activity results unencrypted. */
+export interface QueuedNotificationRef {
+  notificationId: string;
+  orderCode: string;
+  event: NotifyEvent;
+}
+
+export interface KaspiStoreCredentials {
+  storeId: string;
+  token: string;
+  merchantUid: string | null;
+}
+
+export interface KaspiPollDeps {
+  /** Builds the Kaspi client for a store; tests pass shorter timeouts and no request spacing. */
+  kaspiClientFor?(store: KaspiStoreCredentials): KaspiClient;
+}
+
+interface HeldOpenOrder {
+  code: string;
+  creationDate: Date;
+}
+
+interface PreviousRow {
+  state: string;
+  status: string;
+  courierTransmissionDate: number | null;
+  lastSeenAt: Date;
+}
+
+/** Heartbeats only make sense inside an activity; called directly (scripts), they are no-ops. */
+function heartbeater(): (details: Record<string, unknown>) => void {
+  let context: Context | null = null;
+  try {
+    context = Context.current();
+  } catch {
+    context = null;
+  }
+  return (details) => context?.heartbeat(details);
+}
+
+function describeRejected(rejected: RejectedOrder[]): string {
+  const shown = rejected.slice(0, 3).map((r) => `${r.code ?? r.kaspiId ?? '?'}: ${r.reason}`).join('; ');
+  const more = rejected.length > 3 ? `; и ещё ${rejected.length - 3}` : '';
+  return `Пропущено заказов Kaspi с некорректными данными: ${rejected.length} (${shown}${more}).`;
+}
+
+function readableKaspiError(error: KaspiError): string {
+  if (error instanceof KaspiRateLimitError) return `Kaspi ограничил частоту запросов, повтор позже: ${error.message}`;
+  if (error instanceof KaspiProtocolError) return `Kaspi ответил в неожиданном формате, повтор позже: ${error.message}`;
+  if (error instanceof KaspiBadRequestError) return `Kaspi отклонил запрос: ${error.message}`;
+  return `Kaspi недоступен, повтор позже: ${error.message}`;
+}
+
+export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps = {}) {
+  const kaspiClientFor = deps.kaspiClientFor ?? ((store: KaspiStoreCredentials) => new KaspiClient({
+    baseUrl: ctx.config.KASPI_API_URL,
+    token: store.token,
+    merchantUid: store.merchantUid,
+    userAgent: KASPI_USER_AGENT,
+    now: () => ctx.now().getTime(),
+  }));
+
+  async function recordPollError(storeId: string, message: string, extra: Partial<typeof stores.$inferInsert> = {}): Promise<void> {
+    try {
+      await ctx.db.update(stores).set({ lastPollError: message.slice(0, 2000), ...extra }).where(eq(stores.id, storeId));
+    } catch (error) {
+      ctx.logger.warn({ storeId, err: error instanceof Error ? error.message : String(error) }, 'could not record the poll error');
+    }
+  }
+
+  /** Maps a Kaspi error to the failure the contract above promises; never returns. */
+  async function failWith(storeId: string, error: unknown): Promise<never> {
+    const log = ctx.logger.child({ storeId });
+    if (error instanceof KaspiAuthError) {
+      log.warn({ status: error.status }, 'Kaspi rejected the store token; pausing its poll schedule');
+      await recordPollError(storeId, TOKEN_REJECTED_REASON, { tokenRejected: true, tokenRejectedReason: TOKEN_REJECTED_REASON });
+      try {
+        await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+      } catch (reconcileError) {
+        // The 5-minute reconcile schedule pauses it later; the failure below still stops this run.
+        log.warn({ err: reconcileError instanceof Error ? reconcileError.message : String(reconcileError) }, 'could not pause the poll schedule');
+      }
+      throw ApplicationFailure.nonRetryable(`Kaspi rejected the token of store ${storeId} (HTTP ${error.status ?? '?'})`, 'KaspiTokenRejected');
+    }
+    if (error instanceof KaspiRateLimitError) {
+      log.warn({ retryAfterMs: error.retryAfterMs }, 'Kaspi rate limit');
+      await recordPollError(storeId, readableKaspiError(error));
+      throw ApplicationFailure.create({
+        message: error.message,
+        type: 'KaspiRateLimited',
+        nonRetryable: false,
+        ...(error.retryAfterMs === null ? {} : { nextRetryDelay: Math.max(1000, error.retryAfterMs) }),
+      });
+    }
+    if (error instanceof KaspiBadRequestError) {
+      log.error({ status: error.status, err: error.message }, 'Kaspi refused a poll request');
+      await recordPollError(storeId, readableKaspiError(error));
+      throw ApplicationFailure.nonRetryable(error.message, 'KaspiBadRequest');
+    }
+    if (error instanceof KaspiError) {
+      log.warn({ status: error.status, err: error.message }, 'Kaspi poll failed; will retry');
+      await recordPollError(storeId, readableKaspiError(error));
+      throw error;
+    }
+    throw error;
+  }
+
+  async function queuedRefs(storeId: string): Promise<QueuedNotificationRef[]> {
+    const rows = await ctx.db
+      .select({ notificationId: notifications.id, orderCode: notifications.orderCode, event: notifications.event })
+      .from(notifications)
+      .where(and(eq(notifications.storeId, storeId), eq(notifications.status, 'queued'), isNull(notifications.workflowId)))
+      .orderBy(asc(notifications.createdAt), asc(notifications.id))
+      .limit(MAX_QUEUED_IDS);
+    return rows.map((r) => ({ ...r, event: r.event as NotifyEvent }));
+  }
+
+  return {
+    /**
+     * One poll of one store. Returns at most MAX_QUEUED_IDS `queued` notifications of the store
+     * that have no workflow yet (this poll's and any left over by an earlier run).
+     */
+    async pollKaspiStore(input: PollKaspiStoreInput): Promise<QueuedNotificationRef[]> {
+      const { storeId } = input;
+      const log = ctx.logger.child({ storeId });
+      const [store] = await ctx.db.select().from(stores).where(eq(stores.id, storeId));
+      if (!store || !store.enabled || store.kaspiTokenEnc === null || store.tokenRejected) {
+        log.info({ found: store !== undefined }, 'store not polled (missing, disabled, without a token or token rejected)');
+        return [];
+      }
+      let token: string;
+      try {
+        token = ctx.secrets.decrypt(store.kaspiTokenEnc);
+      } catch (error) {
+        if (!(error instanceof SecretDecryptError)) throw error;
+        await recordPollError(storeId, 'Не удалось расшифровать токен Kaspi (изменился APP_SECRET?): сохраните токен заново.');
+        throw ApplicationFailure.nonRetryable('cannot decrypt the store token', 'KaspiTokenUnreadable');
+      }
+
+      const heartbeat = heartbeater();
+      const fetchedAt = ctx.now();
+      const window = pollWindow({
+        now: fetchedAt,
+        cursor: store.pollCursor,
+        connectedAt: store.connectedAt,
+        lookbackMinutes: store.lookbackMinutes,
+        overlapMs: POLL_OVERLAP_MS,
+      });
+
+      const seen = new Map<string, KaspiOrder>();
+      const rejected: RejectedOrder[] = [];
+      const closedUnknown: string[] = [];
+      let heldOpen: HeldOpenOrder[] = [];
+      try {
+        const client = kaspiClientFor({ storeId, token, merchantUid: store.kaspiMerchantUid });
+        const onPage = (phase: string) => (info: OrdersPageInfo) => {
+          heartbeat({ phase, window: info.window, page: info.page, pageCount: info.pageCount });
+          for (const r of info.rejected) log.warn({ orderCode: r.code, kaspiId: r.kaspiId }, 'malformed Kaspi order skipped');
+        };
+
+        // (a) Orders created since the cursor minus the overlap (the first poll: since connecting
+        // minus the look-back).
+        const fresh = await client.listOrders({ createdFrom: window.createdFrom, createdTo: window.createdTo, onPage: onPage('new') });
+        for (const order of fresh.orders) seen.set(order.code, order);
+        rejected.push(...fresh.rejected);
+
+        // (b) Orders we hold open, re-read by state back to the oldest of them: Kaspi filters by
+        // creation date only, so this is how old orders' state changes are seen. Only codes we
+        // hold count: an unknown order found here predates the look-back and is not news.
+        heldOpen = await ctx.db
+          .select({ code: orders.code, creationDate: orders.creationDate })
+          .from(orders)
+          .where(and(eq(orders.storeId, storeId), eq(orders.isOpen, true)))
+          .orderBy(asc(orders.creationDate));
+        const heldCodes = new Set(heldOpen.map((o) => o.code));
+        const oldest = heldOpen[0];
+        if (oldest) {
+          const from = Math.min(oldest.creationDate.getTime(), window.createdTo);
+          for (const state of REREAD_STATES) {
+            const reread = await client.listOrders({ createdFrom: from, createdTo: window.createdTo, state, onPage: onPage(`reread:${state}`) });
+            for (const order of reread.orders) if (heldCodes.has(order.code) && !seen.has(order.code)) seen.set(order.code, order);
+            rejected.push(...reread.rejected.filter((r) => r.code === null || heldCodes.has(r.code)));
+          }
+        }
+
+        // (c) Open orders that left the open states: look each up by code to learn how it ended.
+        const missing = heldOpen.filter((o) => !seen.has(o.code)).map((o) => o.code);
+        if (missing.length > MAX_LOOKUPS_PER_POLL) log.info({ missing: missing.length }, 'more vanished open orders than one poll looks up');
+        for (const [i, code] of missing.slice(0, MAX_LOOKUPS_PER_POLL).entries()) {
+          heartbeat({ phase: 'lookup', done: i, of: Math.min(missing.length, MAX_LOOKUPS_PER_POLL) });
+          try {
+            const order = await client.getOrderByCode(code);
+            if (order) seen.set(code, order);
+            else closedUnknown.push(code);
+          } catch (error) {
+            // One malformed order must not block the store's polls; the client names it so.
+            if (error instanceof KaspiProtocolError && error.message.includes(`order ${code} is malformed`)) {
+              log.warn({ orderCode: code }, 'malformed Kaspi order skipped');
+              rejected.push({ kaspiId: null, code, reason: error.message.replace(/^Kaspi order \S+ is malformed: /, '') });
+              continue;
+            }
+            throw error;
+          }
+        }
+      } catch (error) {
+        return failWith(storeId, error);
+      }
+      heartbeat({ phase: 'write', orders: seen.size });
+
+      const counts = await ctx.db.transaction(async (tx) => {
+        // Serialises racing polls of one store: the second one plans against the first one's rows.
+        const [locked] = await tx
+          .select({ enabled: stores.enabled })
+          .from(stores)
+          .where(eq(stores.id, storeId))
+          .for('update');
+        if (!locked) return null;
+
+        const templateRows = await tx
+          .select({ event: templates.event, delay: max(templates.delayMinutes) })
+          .from(templates)
+          .where(and(eq(templates.storeId, storeId), eq(templates.isActive, true), isNull(templates.deletedAt)))
+          .groupBy(templates.event);
+        const activeTemplateEvents = new Set(templateRows.map((t) => t.event as NotifyEvent));
+        // Variants of one event may differ in delay; freshness follows the longest (the planner
+        // would otherwise expire a review request whose variant waits longer).
+        const templateDelayMinutes: Partial<Record<NotifyEvent, number>> = {};
+        for (const t of templateRows) templateDelayMinutes[t.event as NotifyEvent] = t.delay ?? 0;
+
+        const codes = [...seen.keys()];
+        const previous = new Map<string, PreviousRow>();
+        const recorded = new Map<string, NotifyEvent[]>();
+        for (let i = 0; i < codes.length; i += 1000) {
+          const chunk = codes.slice(i, i + 1000);
+          const prevRows = await tx
+            .select({
+              code: orders.code,
+              state: orders.state,
+              status: orders.status,
+              courierTransmissionDate: sql<string | null>`${orders.snapshot}->>'courierTransmissionDate'`,
+              lastSeenAt: orders.lastSeenAt,
+            })
+            .from(orders)
+            .where(and(eq(orders.storeId, storeId), inArray(orders.code, chunk)));
+          for (const p of prevRows) {
+            const ctd = p.courierTransmissionDate === null ? null : Number(p.courierTransmissionDate);
+            previous.set(p.code, { state: p.state, status: p.status, courierTransmissionDate: Number.isFinite(ctd) ? ctd : null, lastSeenAt: p.lastSeenAt });
+          }
+          const eventRows = await tx
+            .select({ code: notifications.orderCode, event: notifications.event })
+            .from(notifications)
+            .where(and(eq(notifications.storeId, storeId), inArray(notifications.orderCode, chunk)));
+          for (const e of eventRows) recorded.set(e.code, [...(recorded.get(e.code) ?? []), e.event as NotifyEvent]);
+        }
+
+        const orderRows: (typeof orders.$inferInsert)[] = [];
+        const notificationRows: (typeof notifications.$inferInsert)[] = [];
+        let stale = 0;
+        for (const order of seen.values()) {
+          const prev = previous.get(order.code);
+          // A racing poll that read Kaspi later already wrote this order: ours is older news.
+          if (prev && prev.lastSeenAt.getTime() > fetchedAt.getTime()) { stale++; continue; }
+          const open = isOpenState(order.state);
+          orderRows.push({
+            storeId,
+            code: order.code,
+            kaspiId: order.kaspiId,
+            state: order.state,
+            status: order.status,
+            snapshot: order,
+            source: 'poll',
+            creationDate: new Date(order.creationDate),
+            firstSeenAt: fetchedAt,
+            lastSeenAt: fetchedAt,
+            isOpen: open,
+            closedAt: open ? null : fetchedAt,
+          });
+          const planned: PlannedNotification[] = planNotifications({
+            now: fetchedAt,
+            previous: prev
+              ? { state: prev.state, status: prev.status, courierTransmissionDate: prev.courierTransmissionDate, events: recorded.get(order.code) ?? [] }
+              : null,
+            order,
+            storeEnabled: locked.enabled,
+            activeTemplateEvents,
+            templateDelayMinutes,
+          });
+          for (const p of planned) {
+            notificationRows.push({
+              storeId,
+              orderCode: order.code,
+              event: p.event,
+              status: p.status,
+              reasonCode: p.reasonCode,
+              reason: p.reasonCode === null ? null : (REASON_TEXT[p.reasonCode] ?? null),
+              eventAt: p.eventAt,
+            });
+          }
+        }
+
+        for (let i = 0; i < orderRows.length; i += 500) {
+          await tx
+            .insert(orders)
+            .values(orderRows.slice(i, i + 500))
+            .onConflictDoUpdate({
+              target: [orders.storeId, orders.code],
+              set: {
+                kaspiId: sql`excluded.kaspi_id`,
+                state: sql`excluded.state`,
+                status: sql`excluded.status`,
+                snapshot: sql`excluded.snapshot`,
+                creationDate: sql`excluded.creation_date`,
+                lastSeenAt: sql`excluded.last_seen_at`,
+                isOpen: sql`excluded.is_open`,
+                closedAt: sql`case when excluded.is_open then null else coalesce(${orders.closedAt}, excluded.closed_at) end`,
+              },
+              setWhere: sql`${orders.lastSeenAt} <= excluded.last_seen_at`,
+            });
+        }
+        let inserted = 0;
+        for (let i = 0; i < notificationRows.length; i += 500) {
+          const rows = await tx
+            .insert(notifications)
+            .values(notificationRows.slice(i, i + 500))
+            .onConflictDoNothing({ target: [notifications.storeId, notifications.orderCode, notifications.event] })
+            .returning({ id: notifications.id });
+          inserted += rows.length;
+        }
+        // Open orders Kaspi no longer knows: nothing to tell anyone, stop re-reading them.
+        if (closedUnknown.length > 0) {
+          await tx
+            .update(orders)
+            .set({ isOpen: false, closedAt: fetchedAt, lastSeenAt: fetchedAt })
+            .where(and(eq(orders.storeId, storeId), inArray(orders.code, closedUnknown), eq(orders.isOpen, true)));
+        }
+        await tx
+          .update(stores)
+          .set({
+            pollCursor: sql`greatest(coalesce(${stores.pollCursor}, ${new Date(window.createdTo)}), ${new Date(window.createdTo)})`,
+            lastPollAt: fetchedAt,
+            lastPollError: rejected.length > 0 ? describeRejected(rejected) : null,
+            lastPollOrders: seen.size,
+          })
+          .where(eq(stores.id, storeId));
+        return { orders: orderRows.length, stale, notifications: inserted };
+      });
+      if (counts === null) {
+        log.info('store deleted during the poll');
+        return [];
+      }
+      log.info({ ...counts, rejected: rejected.length, lookedUp: closedUnknown.length, heldOpen: heldOpen.length }, 'Kaspi poll done');
+      return queuedRefs(storeId);
+    },
+
+    /** Records the started notification workflow; only the first writer wins. */
+    async markNotificationStarted(input: { notificationId: string; workflowId: string }): Promise<boolean> {
+      const rows = await ctx.db
+        .update(notifications)
+        .set({ workflowId: input.workflowId, updatedAt: ctx.now() })
+        .where(and(eq(notifications.id, input.notificationId), isNull(notifications.workflowId)))
+        .returning({ id: notifications.id });
+      return rows.length > 0;
+    },
+  };
+}
+
+export type KaspiPollActivities = ReturnType<typeof createKaspiPollActivities>;

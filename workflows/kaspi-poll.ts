@@ -1,0 +1,74 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import type { KaspiPollActivities } from '../activities/kaspi-poll.ts';
+import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from './config.ts';
+
+/**
+ * Started by the store's Schedule (`kaspi-poll:<storeId>`, overlap SKIP). Polls Kaspi once, then
+ * starts one notification workflow per queued row. Ids only in inputs, results and search
+ * attributes: the Temporal UI shows them unencrypted.
+ *
+ * The child is started by type name, so this file does not depend on workflows/notification.ts.
+ * Order per row: start the child, THEN record its id. A run that dies in between leaves the row
+ * `queued` without a workflow id; the next poll returns it again, the start answers
+ * AlreadyStarted (REJECT_DUPLICATE also refuses a closed id), which counts as success, and the id
+ * is recorded then. Recording first would lose the row for good if the start never happened.
+ */
+
+const { pollKaspiStore } = proxyActivities<KaspiPollActivities>({
+  // Paging 250+ orders with 200 ms spacing and 25 s request timeouts stays far below this.
+  startToCloseTimeout: '10 minutes',
+  // The activity heartbeats per page and per look-up; a lost worker is noticed within a minute.
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    // Overlap SKIP: while this run retries, the store's next scheduled polls are skipped. A few
+    // attempts ride out a blip; a longer outage is left to the following scheduled runs.
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: ['KaspiTokenRejected', 'KaspiTokenUnreadable', 'KaspiBadRequest'],
+  },
+});
+
+const { markNotificationStarted } = proxyActivities<KaspiPollActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+export interface KaspiPollWorkflowResult {
+  queued: number;
+  started: number;
+  alreadyStarted: number;
+}
+
+export async function kaspiPollWorkflow(input: { storeId: string }): Promise<KaspiPollWorkflowResult> {
+  const { storeId } = input;
+  const queued = await pollKaspiStore({ storeId });
+  let started = 0;
+  let alreadyStarted = 0;
+  const marks: Promise<boolean>[] = [];
+  for (const ref of queued) {
+    const workflowId = notifyWorkflowId(storeId, ref.orderCode, ref.event);
+    try {
+      await startChild('notificationWorkflow', {
+        workflowId,
+        args: [{ notificationId: ref.notificationId, storeId, orderCode: ref.orderCode, event: ref.event }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [
+          { key: StoreIdKey, value: storeId },
+          { key: OrderCodeKey, value: ref.orderCode },
+          { key: NotifyEventKey, value: ref.event },
+        ],
+      });
+      started++;
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      alreadyStarted++;
+    }
+    marks.push(markNotificationStarted({ notificationId: ref.notificationId, workflowId }));
+  }
+  await Promise.all(marks);
+  return { queued: queued.length, started, alreadyStarted };
+}
