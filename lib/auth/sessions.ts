@@ -1,0 +1,73 @@
+import { and, eq, gt, lt } from 'drizzle-orm';
+import { sessions, users } from '../../drizzle/schema.ts';
+import type { AppContext } from '../context.ts';
+import { randomToken, sha256Hex } from '../crypto.ts';
+import { verifyPassword } from './passwords.ts';
+import type { LoginRateLimiter } from './rate-limit.ts';
+import { findUserByEmail } from './users.ts';
+
+/**
+ * Browser sessions: the cookie `kn_session` holds 32 random bytes; the database holds only their
+ * sha256 (a leaked table hands out no live sessions), the user, a per-session CSRF token and an
+ * absolute expiry (14 days). Logging out deletes the row.
+ */
+export const SESSION_COOKIE = 'kn_session';
+export const SESSION_TTL_MS = 14 * 24 * 3600_000;
+
+export interface SessionInfo {
+  userId: string;
+  email: string;
+  isSuperAdmin: boolean;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+export async function createSession(ctx: AppContext, userId: string): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
+  const token = randomToken(32);
+  const csrfToken = randomToken(24);
+  const expiresAt = new Date(ctx.now().getTime() + SESSION_TTL_MS);
+  await ctx.db.insert(sessions).values({ idHash: sha256Hex(token), userId, csrfToken, expiresAt });
+  // Housekeeping: expired rows of this user go when they log in again.
+  await ctx.db.delete(sessions).where(and(eq(sessions.userId, userId), lt(sessions.expiresAt, ctx.now())));
+  return { token, csrfToken, expiresAt };
+}
+
+export async function loadSession(ctx: AppContext, token: string | undefined): Promise<SessionInfo | null> {
+  if (!token || token.length > 100) return null;
+  const [row] = await ctx.db
+    .select({ userId: sessions.userId, email: users.email, isSuperAdmin: users.isSuperAdmin, csrfToken: sessions.csrfToken, expiresAt: sessions.expiresAt })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.idHash, sha256Hex(token)), gt(sessions.expiresAt, ctx.now())))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function destroySession(ctx: AppContext, token: string | undefined): Promise<void> {
+  if (!token) return;
+  await ctx.db.delete(sessions).where(eq(sessions.idHash, sha256Hex(token)));
+}
+
+// Verifying against this when the email is unknown keeps the response time the same.
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+export type LoginResult =
+  | { ok: true; userId: string; token: string; csrfToken: string; expiresAt: Date }
+  | { ok: false; code: 'invalid_credentials' }
+  | { ok: false; code: 'rate_limited'; retryAfterMs: number };
+
+/** Email + password → a new session, with rate limiting per (email, IP). */
+export async function login(ctx: AppContext, limiter: LoginRateLimiter, input: { email: string; password: string; ip: string }): Promise<LoginResult> {
+  const now = ctx.now().getTime();
+  const wait = limiter.retryAfterMs(input.email, input.ip, now);
+  if (wait > 0) return { ok: false, code: 'rate_limited', retryAfterMs: wait };
+  const user = input.email && input.email.length <= 320 ? await findUserByEmail(ctx.db, input.email) : undefined;
+  const valid = await verifyPassword(input.password.slice(0, 1024), user?.passwordHash ?? DUMMY_HASH);
+  if (!user || !valid) {
+    limiter.recordFailure(input.email, input.ip, now);
+    return { ok: false, code: 'invalid_credentials' };
+  }
+  limiter.recordSuccess(input.email, input.ip);
+  const s = await createSession(ctx, user.id);
+  return { ok: true, userId: user.id, ...s };
+}

@@ -1,0 +1,283 @@
+import { and, eq, ne } from 'drizzle-orm';
+import { z } from 'zod';
+import { senders, stores } from '../../drizzle/schema.ts';
+import type { AppContext } from '../context.ts';
+import { constantTimeEqual, randomToken } from '../crypto.ts';
+import { requireStore, visibleAmong, type Actor } from './access.ts';
+import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
+import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
+import { reconcileStoreSchedule } from './stores.ts';
+
+/**
+ * The WhatsApp settings of a store (DESIGN "JSON API" `GET|POST /api/whatsapp/settings/:storeId`).
+ *
+ * Storage: one WhatsApp number = one `senders` row, unique (WAHA server URL, session name);
+ * `stores.sender_id` points at it and `is_enabled` is `stores.enabled`.
+ *
+ * Shared numbers (decision): everything that belongs to the number — API key, webhook secret,
+ * pacing gaps, daily cap, quiet hours — lives on the sender row, so when two stores use one number
+ * an edit made from either store applies to both (one phone has one pace and one daily cap; two
+ * configurations for it could not both be true). `is_enabled` is per store. Pointing a store at a
+ * different URL/session moves the store to that sender row (created if new); the old row stays for
+ * the stores still on it. Joining a number that a store the caller cannot see already uses is
+ * refused (409 `sender_in_use`) unless the request carries that number's WAHA API key: otherwise
+ * any tenant could borrow another tenant's key or rewrite its webhook secret.
+ *
+ * Semantics: absent = unchanged, `null` = off (quiet hours none, daily cap none, gaps 0,
+ * is_enabled false). Secrets: absent or "" = unchanged, null = removed, never returned. The first
+ * POST requires URL and session and generates a webhook secret when none is sent.
+ */
+
+export interface WhatsappSettingsView {
+  waha_server_url: string;
+  waha_session_name: string;
+  is_enabled: boolean;
+  waha_api_key_set: boolean;
+  webhook_secret_set: boolean;
+  min_gap_seconds: number;
+  max_gap_seconds: number;
+  daily_cap: number | null;
+  quiet_hours_start: string | null;
+  quiet_hours_end: string | null;
+  session_status: string;
+  /** True when another store sends through the same number (its pacing and caps are shared). */
+  shared_with_other_stores: boolean;
+  updated_at: string;
+}
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const hhmm = z.string().trim().regex(HHMM, 'Время в формате ЧЧ:ММ, например 22:00');
+const gap = z.number().int('Целое число секунд').min(0, 'От 0 до 3600 секунд').max(3600, 'От 0 до 3600 секунд');
+const secret = (min: number) => z.union([z.literal(''), z.string().min(min, `Не короче ${min} символов`).max(500, 'Слишком длинное значение')]);
+
+const settingsSchema = z.object({
+  waha_server_url: z.string().trim().max(500, 'Не длиннее 500 символов').nullish(),
+  waha_session_name: z.string().trim().max(100, 'Не длиннее 100 символов').nullish(),
+  is_enabled: z.boolean().nullish(),
+  waha_api_key: secret(1).nullish(),
+  webhook_secret: secret(16).nullish(),
+  min_gap_seconds: gap.nullish(),
+  max_gap_seconds: gap.nullish(),
+  daily_cap: z.number().int('Целое число').min(1, 'Не меньше 1 (или null — без ограничения)').max(100000, 'Не больше 100000').nullish(),
+  quiet_hours_start: hhmm.nullish(),
+  quiet_hours_end: hhmm.nullish(),
+});
+export type WhatsappSettingsInput = z.input<typeof settingsSchema>;
+
+/** http(s) only, no credentials/query/fragment; trailing slashes dropped so one server has one spelling. */
+export function normalizeWahaUrl(raw: string): { ok: true; url: string } | { ok: false; message: string } {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { ok: false, message: 'Некорректный адрес, пример: http://localhost:3000' };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, message: 'Адрес должен начинаться с http:// или https://' };
+  if (u.username || u.password) return { ok: false, message: 'Логин и пароль в адресе не допускаются — используйте API-ключ' };
+  if (u.search || u.hash) return { ok: false, message: 'Адрес не должен содержать параметров (?…) и якоря (#…)' };
+  return { ok: true, url: `${u.origin}${u.pathname.replace(/\/+$/, '')}` };
+}
+
+/**
+ * WAHA_URL_ALLOWLIST: each entry is a URL; a WAHA URL is allowed when its origin equals the
+ * entry's origin and its path starts with the entry's path. Empty list = everything allowed.
+ */
+export function isWahaUrlAllowed(url: string, allowlist: readonly string[]): boolean {
+  if (allowlist.length === 0) return true;
+  const u = new URL(url);
+  return allowlist.some((entry) => {
+    try {
+      const a = new URL(entry);
+      const prefix = a.pathname.replace(/\/+$/, '');
+      return a.origin === u.origin && (u.pathname === prefix || u.pathname.startsWith(`${prefix}/`) || prefix === '');
+    } catch {
+      return false;
+    }
+  });
+}
+
+type SenderRow = typeof senders.$inferSelect;
+
+async function sharedWithOthers(ctx: AppContext, senderId: string, storeId: string): Promise<boolean> {
+  const rows = await ctx.db.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, senderId), ne(stores.id, storeId))).limit(1);
+  return rows.length > 0;
+}
+
+function toView(store: typeof stores.$inferSelect, s: SenderRow, shared: boolean): WhatsappSettingsView {
+  return {
+    waha_server_url: s.wahaServerUrl,
+    waha_session_name: s.wahaSessionName,
+    is_enabled: store.enabled,
+    waha_api_key_set: s.wahaApiKeyEnc !== null,
+    webhook_secret_set: s.webhookSecretEnc !== null,
+    min_gap_seconds: s.minGapSeconds,
+    max_gap_seconds: s.maxGapSeconds,
+    daily_cap: s.dailyCap,
+    quiet_hours_start: s.quietHoursStart,
+    quiet_hours_end: s.quietHoursEnd,
+    session_status: s.sessionStatus,
+    shared_with_other_stores: shared,
+    updated_at: (s.updatedAt > store.updatedAt ? s.updatedAt : store.updatedAt).toISOString(),
+  };
+}
+
+/** null until the first POST. */
+export async function getWhatsappSettings(ctx: AppContext, actor: Actor, storeId: unknown): Promise<WhatsappSettingsView | null> {
+  const store = await requireStore(ctx, actor, storeId);
+  if (!store.senderId) return null;
+  const [sender] = await ctx.db.select().from(senders).where(eq(senders.id, store.senderId));
+  if (!sender) return null;
+  return toView(store, sender, await sharedWithOthers(ctx, sender.id, store.id));
+}
+
+export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeId: unknown, input: unknown): Promise<WhatsappSettingsView> {
+  const store = await requireStore(ctx, actor, storeId);
+  const data = parseOrThrow(settingsSchema, input);
+  const fields: Record<string, string> = {};
+
+  const [current] = store.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, store.senderId)) : [];
+  if (data.waha_server_url === null || (data.waha_server_url === undefined && !current)) fields.waha_server_url = 'Укажите адрес сервера WAHA';
+  if (data.waha_session_name === null || (data.waha_session_name === undefined && !current)) fields.waha_session_name = 'Укажите имя сессии WAHA';
+  let url = current?.wahaServerUrl;
+  if (typeof data.waha_server_url === 'string') {
+    const n = normalizeWahaUrl(data.waha_server_url);
+    if (!n.ok) fields.waha_server_url = n.message;
+    else if (!isWahaUrlAllowed(n.url, ctx.config.WAHA_URL_ALLOWLIST)) fields.waha_server_url = 'Этот адрес WAHA не разрешён администратором сервиса (WAHA_URL_ALLOWLIST)';
+    else url = n.url;
+  }
+  let session = current?.wahaSessionName;
+  if (typeof data.waha_session_name === 'string') {
+    if (!/^[\w-]{1,100}$/.test(data.waha_session_name)) fields.waha_session_name = 'Только латинские буквы, цифры, «_» и «-»';
+    else session = data.waha_session_name;
+  }
+  if (Object.keys(fields).length) throw new ValidationError(fields, fields.waha_server_url?.includes('WAHA_URL_ALLOWLIST') ? 'waha_url_not_allowed' : 'validation_failed');
+
+  const result = await ctx.db.transaction(async (tx) => {
+    const details: Record<string, unknown> = {};
+    let sender: SenderRow | undefined;
+    if (current && current.wahaServerUrl === url && current.wahaSessionName === session) {
+      [sender] = await tx.select().from(senders).where(eq(senders.id, current.id)).for('update');
+    } else {
+      [sender] = await tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url!), eq(senders.wahaSessionName, session!))).for('update');
+      if (sender) {
+        const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, sender.id), ne(stores.id, store.id)));
+        const visible = await visibleAmong(ctx, actor, users.map((u) => u.id));
+        if (users.some((u) => !visible.has(u.id))) {
+          const key = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
+          if (!key || !data.waha_api_key || !constantTimeEqual(key, data.waha_api_key)) {
+            throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: 'Этот номер уже подключён к другому магазину' });
+          }
+        }
+      } else {
+        await tx.insert(senders).values({ wahaServerUrl: url!, wahaSessionName: session!, timezone: store.timezone }).onConflictDoNothing();
+        [sender] = await tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url!), eq(senders.wahaSessionName, session!))).for('update');
+      }
+      if (current?.wahaServerUrl !== url) details.waha_server_url = url;
+      if (current?.wahaSessionName !== session) details.waha_session_name = session;
+    }
+    if (!sender) throw new Error('sender row vanished');
+
+    const before: SenderRow = sender;
+    const set: Partial<typeof senders.$inferInsert> = {};
+    if (data.waha_api_key === null) {
+      if (sender.wahaApiKeyEnc !== null) {
+        set.wahaApiKeyEnc = null;
+        details.waha_api_key = SECRET_REMOVED;
+      }
+    } else if (data.waha_api_key) {
+      set.wahaApiKeyEnc = ctx.secrets.encrypt(data.waha_api_key);
+      details.waha_api_key = SECRET_CHANGED;
+    }
+    if (data.webhook_secret === null) {
+      if (sender.webhookSecretEnc !== null) {
+        set.webhookSecretEnc = null;
+        details.webhook_secret = SECRET_REMOVED;
+      }
+    } else if (data.webhook_secret) {
+      set.webhookSecretEnc = ctx.secrets.encrypt(data.webhook_secret);
+      details.webhook_secret = SECRET_CHANGED;
+    } else if (sender.webhookSecretEnc === null && !current) {
+      set.webhookSecretEnc = ctx.secrets.encrypt(randomToken(32));
+      details.webhook_secret = 'generated';
+    }
+    const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd'>(
+      key: K, field: string, value: SenderRow[K] | null | undefined, off: SenderRow[K],
+    ) => {
+      if (value === undefined) return;
+      const v = (value === null ? off : value) as SenderRow[K];
+      if (v !== before[key]) {
+        (set as Record<string, unknown>)[key] = v;
+        details[field] = v;
+      }
+    };
+    scalar('minGapSeconds', 'min_gap_seconds', data.min_gap_seconds, 0);
+    scalar('maxGapSeconds', 'max_gap_seconds', data.max_gap_seconds, 0);
+    scalar('dailyCap', 'daily_cap', data.daily_cap, null);
+    scalar('quietHoursStart', 'quiet_hours_start', data.quiet_hours_start, null);
+    scalar('quietHoursEnd', 'quiet_hours_end', data.quiet_hours_end, null);
+
+    const minGap = set.minGapSeconds ?? sender.minGapSeconds;
+    const maxGap = set.maxGapSeconds ?? sender.maxGapSeconds;
+    const errs: Record<string, string> = {};
+    if (minGap > maxGap) errs.max_gap_seconds = 'Максимальная пауза не может быть меньше минимальной';
+    const qs = 'quietHoursStart' in set ? set.quietHoursStart : sender.quietHoursStart;
+    const qe = 'quietHoursEnd' in set ? set.quietHoursEnd : sender.quietHoursEnd;
+    if ((qs === null) !== (qe === null)) errs[qs === null ? 'quiet_hours_start' : 'quiet_hours_end'] = 'Укажите и начало, и конец тихих часов (или null для обоих)';
+    else if (qs !== null && qs === qe) errs.quiet_hours_end = 'Начало и конец тихих часов совпадают';
+    if (Object.keys(errs).length) throw new ValidationError(errs);
+
+    if (Object.keys(set).length) {
+      [sender] = await tx.update(senders).set({ ...set, updatedAt: ctx.now() }).where(eq(senders.id, sender.id)).returning();
+    }
+    const storeSet: Partial<typeof stores.$inferInsert> = {};
+    if (store.senderId !== sender!.id) storeSet.senderId = sender!.id;
+    if (data.is_enabled !== undefined) {
+      const enabled = data.is_enabled ?? false;
+      if (enabled !== store.enabled) storeSet.enabled = details.is_enabled = enabled;
+    }
+    let updatedStore = store;
+    if (Object.keys(storeSet).length) {
+      [updatedStore] = await tx.update(stores).set({ ...storeSet, updatedAt: ctx.now() }).where(eq(stores.id, store.id)).returning() as [typeof store];
+    }
+    if (Object.keys(details).length) {
+      await recordAudit(tx, { storeId: store.id, actor, action: current ? 'whatsapp_settings.update' : 'whatsapp_settings.create', details });
+    }
+    return { store: updatedStore, sender: sender!, enabledChanged: 'enabled' in storeSet };
+  });
+  if (result.enabledChanged) {
+    await reconcileStoreSchedule(ctx, store.id);
+  }
+  return toView(result.store, result.sender, await sharedWithOthers(ctx, result.sender.id, store.id));
+}
+
+/** Connection details for talking to the store's WAHA (send-test, "Configure WAHA", QR). Server-side only. */
+export interface WahaConnection {
+  senderId: string;
+  baseUrl: string;
+  session: string;
+  apiKey: string | null;
+  webhookSecret: string | null;
+}
+
+export async function getWahaConnection(ctx: AppContext, actor: Actor, storeId: unknown): Promise<WahaConnection | null> {
+  const store = await requireStore(ctx, actor, storeId);
+  if (!store.senderId) return null;
+  const [s] = await ctx.db.select().from(senders).where(eq(senders.id, store.senderId));
+  if (!s) return null;
+  return {
+    senderId: s.id,
+    baseUrl: s.wahaServerUrl,
+    session: s.wahaSessionName,
+    apiKey: s.wahaApiKeyEnc ? ctx.secrets.decrypt(s.wahaApiKeyEnc) : null,
+    webhookSecret: s.webhookSecretEnc ? ctx.secrets.decrypt(s.webhookSecretEnc) : null,
+  };
+}
+
+/** The page's "Reveal" button (cookie + CSRF protected). Audited; never used by the JSON API. */
+export async function revealWebhookSecret(ctx: AppContext, actor: Actor, storeId: unknown): Promise<string | null> {
+  const conn = await getWahaConnection(ctx, actor, storeId);
+  if (!conn?.webhookSecret) return null;
+  await recordAudit(ctx.db, { storeId: String(storeId), actor, action: 'whatsapp_settings.reveal_webhook_secret', details: {} });
+  return conn.webhookSecret;
+}
+
