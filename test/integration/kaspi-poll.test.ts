@@ -333,7 +333,9 @@ describe('kaspiPollWorkflow on the real Temporal server', () => {
       expect(new Set(rows.map((r) => r.orderCode))).toEqual(new Set(codes));
 
       // A run that died between starting a child and recording it leaves the row queued without
-      // a workflow id: the next run finds the child already started and records it.
+      // a workflow id: the next run finds the child already started (terminated here, so whatever
+      // notificationWorkflow is registered cannot touch the rows) and records it.
+      for (const id of children) await ctx.temporal.workflow.getHandle(id).terminate('test: simulate a lost record').catch(() => undefined);
       await ctx.db.update(notifications).set({ workflowId: null, status: 'queued' }).where(eq(notifications.storeId, storeId));
       expect(await run(`test-poll-${randomUUID()}`)).toEqual({ queued: 3, started: 0, alreadyStarted: 3 });
       expect((await rowsOf(storeId)).every((r) => r.workflowId === notifyWorkflowId(storeId, r.orderCode, r.event))).toBe(true);
