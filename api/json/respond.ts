@@ -1,0 +1,29 @@
+import type { Context } from 'hono';
+import { localeFromAcceptLanguage, t } from '../../lib/i18n/messages.ts';
+import type { AppContext } from '../../lib/context.ts';
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
+
+/**
+ * The JSON API's error shape: `{success:false, error:<text in the request's language>,
+ * code:<snake_case>, fields?}`. Services throw typed errors; this is the only translation.
+ */
+export function errorResponse(ctx: AppContext, c: Context, err: unknown): Response {
+  const locale = localeFromAcceptLanguage(c.req.header('accept-language'));
+  const body = (code: string, fields?: Record<string, string>) => ({ success: false as const, error: t(code, locale), code, ...(fields ? { fields } : {}) });
+  if (err instanceof ValidationError) return c.json(body(err.code, err.fields), 400);
+  if (err instanceof NotFoundError) return c.json(body('not_found'), 404);
+  if (err instanceof ConflictError) return c.json(body(err.code, err.fields), 409);
+  if (err instanceof UpstreamError) return c.json({ ...body(err.code), detail: err.detail }, 502);
+  ctx.logger.error({ err, path: c.req.path, method: c.req.method }, 'JSON API request failed');
+  return c.json(body('internal_error'), 500);
+}
+
+/** The request body as JSON; anything unparsable is a 400 `invalid_json`, never a 500. */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError({ _: 'Тело запроса не является корректным JSON' }, 'invalid_json');
+  }
+}
