@@ -1,10 +1,12 @@
 import type { AppContext } from '../lib/context.ts';
 import { createScheduleActivities } from './schedules.ts';
+import { createNotificationActivities } from './notification.ts';
 import { createKaspiPollActivities } from './kaspi-poll.ts';
 
 export function createActivities(ctx: AppContext) {
   return {
     ...createScheduleActivities(ctx),
+    ...createNotificationActivities(ctx),
     ...createKaspiPollActivities(ctx),
   };
 }

@@ -228,7 +228,11 @@ export const messageAttempts = pgTable('message_attempts', {
   wahaKeyId: varchar('waha_key_id', { length: 120 }),
   startedAt: ts('started_at').notNull().defaultNow(),
   finishedAt: ts('finished_at'),
+  // pending → sending → sent | not_sent | unknown | failed. "sending" is written before the HTTP
+  // call: a retry that finds it must look the message up instead of sending again.
   outcome: varchar('outcome', { length: 30 }).notNull().default('pending'),
+  // Highest WhatsApp ack seen for this message (−1 error, 1 server, 2 device, 3 read, 4 played).
+  lastAck: integer('last_ack'),
   error: text('error'),
   purgedAt: ts('purged_at'),
 }, (t) => [
@@ -256,6 +260,15 @@ export const messageEvents = pgTable('message_events', {
   index('message_events_notification_idx').on(t.notificationId, t.createdAt),
   index('message_events_pending_idx').on(t.wahaKeyId).where(sql`pending`),
 ]);
+
+/** WAHA `check-exists` answers, per WhatsApp number: asked before the first message to a buyer. */
+export const phoneChecks = pgTable('phone_checks', {
+  senderId: uuid('sender_id').notNull().references(() => senders.id, { onDelete: 'cascade' }),
+  phone: varchar('phone', { length: 20 }).notNull(),
+  numberExists: boolean('number_exists').notNull(),
+  chatId: varchar('chat_id', { length: 100 }),
+  checkedAt: ts('checked_at').notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.senderId, t.phone] })]);
 
 export const optOuts = pgTable('opt_outs', {
   storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),

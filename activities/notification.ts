@@ -1,0 +1,493 @@
+/**
+ * Activities of the notification workflow: prepare → claim a send slot and send → look up →
+ * finish. Each reads the truth from PostgreSQL and writes status only through
+ * lib/notifications/status.ts.
+ *
+ * Error contract (what the workflow can rely on):
+ * - Business outcomes are RETURN VALUES, never exceptions: "wait until X" (pacing, quiet hours,
+ *   caps, session not ready, sending paused), "skipped" (expired, stale, opted out, not on
+ *   WhatsApp), "failed" (463, a request WAHA refuses), "ambiguous" (may have been sent).
+ * - Exceptions are for infrastructure (database, Kaspi re-read, WAHA lookups) and are retried by
+ *   Temporal. Every activity is safe to retry: `claimAndSend` marks the attempt `sending` before
+ *   the HTTP call, and a retry that finds `sending` returns "ambiguous" instead of sending again.
+ * - Nothing personal crosses into Temporal: inputs and results hold ids, codes and reason codes.
+ */
+import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
+import {
+  messageAttempts,
+  notifications,
+  optOuts,
+  orders,
+  phoneChecks,
+  senders,
+  stores,
+  templates,
+  type NotificationStatus,
+  type NotifyEvent,
+} from '../drizzle/schema.ts';
+import type { AppContext } from '../lib/context.ts';
+import { KaspiClient, KaspiAuthError } from '../lib/kaspi/client.ts';
+import { isEventCurrent, isFresh, freshUntil } from '../lib/kaspi/events.ts';
+import { parseOrderSnapshot, type KaspiOrder } from '../lib/kaspi/orders.ts';
+import { applyStatus, FINAL_STATUSES, setWaitingReason, statusForAck } from '../lib/notifications/status.ts';
+import { decideClaim, localDayStart, sessionState } from '../lib/pacing/pacing.ts';
+import { normalizeKzPhone } from '../lib/phones/phones.ts';
+import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
+import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
+import { keyIdOf } from '../lib/waha/webhooks.ts';
+
+export interface NotificationRef {
+  notificationId: string;
+}
+
+export type PrepareResult =
+  | { action: 'send'; /** epoch ms: the template's delay ends */ notBefore: number; /** epoch ms */ freshUntil: number }
+  | { action: 'done'; status: NotificationStatus; reasonCode: string | null };
+
+export type WaitReason = 'paused' | 'gap' | 'quiet_hours' | 'daily_cap' | 'buyer_daily_limit' | 'session_not_working' | 'session_unknown' | 'waha_unauthorized' | 'waha_unreachable';
+
+export type SendResult =
+  | { result: 'sent'; attemptId: string; hasMessageId: boolean }
+  | { result: 'wait'; reason: WaitReason; /** epoch ms, or null when a status change decides */ retryAt: number | null }
+  | { result: 'done'; status: NotificationStatus; reasonCode: string | null }
+  | { result: 'ambiguous'; attemptId: string };
+
+export type LookupResult = { found: 'sent' } | { found: 'absent' } | { found: 'unknown' };
+
+/** Russian reasons shown in the admin's message log. */
+const REASONS: Record<string, string> = {
+  expired: 'Событие устарело: сообщение больше не актуально',
+  stale: 'Заказ изменился: сообщение больше не соответствует его состоянию',
+  no_active_template: 'Нет активного шаблона для этого события',
+  store_disabled: 'Магазин отключён',
+  no_whatsapp: 'WhatsApp не настроен для магазина',
+  opted_out: 'Покупатель отказался от сообщений',
+  not_on_whatsapp: 'Номер не зарегистрирован в WhatsApp',
+  invalid_phone: 'Некорректный номер телефона',
+  not_mobile: 'Номер не мобильный',
+  not_kz: 'Номер не казахстанский',
+  render_failed: 'Не удалось подставить данные в шаблон',
+  cold_outreach_refused: 'WhatsApp отклонил первое сообщение этому покупателю (ошибка 463)',
+  waha_rejected: 'WAHA отклонил запрос',
+  outcome_unknown: 'Неизвестно, было ли сообщение отправлено: проверьте чат и при необходимости отправьте повторно',
+  undelivered: 'Сообщение не доставлено на телефон покупателя за 24 часа',
+  cancelled_by_admin: 'Отменено администратором',
+  ack_error: 'WhatsApp сообщил об ошибке доставки',
+};
+const WAIT_REASONS: Record<WaitReason, string> = {
+  paused: 'Отправка приостановлена администратором',
+  gap: 'Ожидает своей очереди (интервал между сообщениями)',
+  quiet_hours: 'Ожидает окончания тихих часов',
+  daily_cap: 'Достигнут дневной лимит сообщений',
+  buyer_daily_limit: 'Достигнут дневной лимит сообщений этому покупателю',
+  session_not_working: 'WhatsApp не подключён: отсканируйте QR-код в настройках',
+  session_unknown: 'Проверяется состояние WhatsApp',
+  waha_unauthorized: 'Неверный API-ключ WAHA: проверьте настройки',
+  waha_unreachable: 'Сервер WAHA недоступен',
+};
+export const reasonText = (code: string): string => REASONS[code] ?? code;
+
+export interface NotificationDeps {
+  wahaClientFor?: (sender: typeof senders.$inferSelect, apiKey: string | null) => WahaClient;
+  kaspiClientFor?: (store: typeof stores.$inferSelect, token: string) => KaspiClient;
+  random?: () => number;
+}
+
+export function createNotificationActivities(ctx: AppContext, deps: NotificationDeps = {}) {
+  const random = deps.random ?? Math.random;
+  const log = ctx.logger.child({ component: 'notification' });
+
+  const waha = (sender: typeof senders.$inferSelect): WahaClient => {
+    const apiKey = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
+    return deps.wahaClientFor?.(sender, apiKey) ?? new WahaClient({ baseUrl: sender.wahaServerUrl, apiKey, session: sender.wahaSessionName, timeoutMs: 60_000 });
+  };
+  const kaspi = (store: typeof stores.$inferSelect): KaspiClient | null => {
+    if (!store.kaspiTokenEnc || store.tokenRejected) return null;
+    const token = ctx.secrets.decrypt(store.kaspiTokenEnc);
+    return deps.kaspiClientFor?.(store, token) ?? new KaspiClient({ baseUrl: ctx.config.KASPI_API_URL, token, merchantUid: store.kaspiMerchantUid, userAgent: 'kaspi-notify/0.1' });
+  };
+
+  async function load(notificationId: string) {
+    const [row] = await ctx.db
+      .select({ n: notifications, store: stores, sender: senders, order: orders })
+      .from(notifications)
+      .innerJoin(stores, eq(stores.id, notifications.storeId))
+      .leftJoin(senders, eq(senders.id, stores.senderId))
+      .leftJoin(orders, and(eq(orders.storeId, notifications.storeId), eq(orders.code, notifications.orderCode)))
+      .where(eq(notifications.id, notificationId));
+    if (!row) throw new Error(`notification ${notificationId} not found`);
+    return row;
+  }
+
+  const finish = async (notificationId: string, status: 'skipped' | 'failed' | 'undelivered', reasonCode: string, source: string) => {
+    await applyStatus(ctx.db, { notificationId, to: status, reasonCode, reason: reasonText(reasonCode), source, at: ctx.now() });
+    const [n] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, notificationId));
+    log.info({ notificationId, status: n?.status, reasonCode: n?.reasonCode }, 'notification finished');
+    return { status: (n?.status ?? status) as NotificationStatus, reasonCode: n?.reasonCode ?? reasonCode };
+  };
+
+  async function templateFor(n: typeof notifications.$inferSelect) {
+    if (n.templateId) {
+      const [t] = await ctx.db.select().from(templates).where(eq(templates.id, n.templateId));
+      if (t) return t;
+    }
+    return undefined;
+  }
+
+  /** The phone a message goes to: the buyer's, or the seller's own in test mode. */
+  function recipient(store: typeof stores.$inferSelect, order: KaspiOrder) {
+    return normalizeKzPhone(store.testModePhone ?? order.customer.cellPhone);
+  }
+
+  return {
+    async prepareNotification({ notificationId }: NotificationRef): Promise<PrepareResult> {
+      const { n, store, sender, order } = await load(notificationId);
+      if (FINAL_STATUSES.has(n.status as NotificationStatus) || n.status === 'sent' || n.status === 'sending') {
+        return n.status === 'sent' || n.status === 'sending'
+          ? { action: 'send', notBefore: 0, freshUntil: Number.MAX_SAFE_INTEGER }
+          : { action: 'done', status: n.status as NotificationStatus, reasonCode: n.reasonCode };
+      }
+      const skip = async (code: string) => ({ action: 'done' as const, ...(await finish(notificationId, 'skipped', code, 'prepare')) });
+      if (!store.enabled) return skip('store_disabled');
+      if (!sender) return skip('no_whatsapp');
+      if (!order) throw new Error(`order ${n.orderCode} of notification ${notificationId} is not stored`);
+
+      let template = await templateFor(n);
+      if (!template) {
+        const variants = await ctx.db
+          .select()
+          .from(templates)
+          .where(and(eq(templates.storeId, n.storeId), eq(templates.event, n.event), eq(templates.isActive, true), isNull(templates.deletedAt)));
+        const chosen = chooseVariant(variants.map((t) => ({ id: t.id, weight: t.weight })), `${n.storeId}:${n.orderCode}:${n.event}`);
+        template = variants.find((t) => t.id === chosen);
+        if (!template) return skip('no_active_template');
+        const variantNo = [...variants].sort((a, b) => (a.id < b.id ? -1 : 1)).findIndex((t) => t.id === template!.id) + 1;
+        await ctx.db.update(notifications).set({ templateId: template.id, variant: variantNo }).where(and(eq(notifications.id, notificationId), isNull(notifications.templateId)));
+      }
+
+      const event = n.event as NotifyEvent;
+      const now = ctx.now();
+      if (!isFresh(event, n.eventAt, now, template.delayMinutes)) return skip('expired');
+
+      const snapshot = parseOrderSnapshot(order.snapshot);
+      const phone = recipient(store, snapshot);
+      if (!phone.ok) return skip(phone.reasonCode);
+      const [optedOut] = await ctx.db.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, n.storeId), eq(optOuts.phone, phone.digits)));
+      if (optedOut && !store.testModePhone) return skip('opted_out');
+      const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
+      if (!rendered.ok) return skip('render_failed');
+
+      const notBefore = n.eventAt.getTime() + template.delayMinutes * 60_000;
+      const planned = new Date(Math.max(now.getTime(), notBefore, sender.nextAllowedAt.getTime()));
+      await applyStatus(ctx.db, { notificationId, to: 'scheduled', source: 'prepare', at: now });
+      await setWaitingReason(ctx.db, notificationId, null, null, planned);
+      return { action: 'send', notBefore, freshUntil: freshUntil(event, n.eventAt, template.delayMinutes) };
+    },
+
+    /**
+     * Claims the right to send (pacing, caps, quiet hours, pause, session) in one transaction that
+     * locks the sender row, then sends. Re-checks freshness and re-reads the order from Kaspi first.
+     */
+    async claimAndSend({ notificationId }: NotificationRef): Promise<SendResult> {
+      const { n, store, sender, order } = await load(notificationId);
+      const status = n.status as NotificationStatus;
+      if (status === 'skipped' || status === 'failed') return { result: 'done', status, reasonCode: n.reasonCode };
+      if (!sender || !order) return { result: 'done', ...(await finish(notificationId, 'skipped', 'no_whatsapp', 'claim')) };
+
+      const attempts = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, notificationId)).orderBy(desc(messageAttempts.attemptNo));
+      const last = attempts[0];
+      // A previous run marked it sending and never learned the outcome (crash, timeout): look it up.
+      if (last && (last.outcome === 'sending' || last.outcome === 'unknown')) return { result: 'ambiguous', attemptId: last.id };
+      if (last && last.outcome === 'sent') return { result: 'sent', attemptId: last.id, hasMessageId: last.wahaMessageId !== null };
+
+      const template = await templateFor(n);
+      if (!template) return { result: 'done', ...(await finish(notificationId, 'skipped', 'no_active_template', 'claim')) };
+      const event = n.event as NotifyEvent;
+      if (!isFresh(event, n.eventAt, ctx.now(), template.delayMinutes)) return { result: 'done', ...(await finish(notificationId, 'skipped', 'expired', 'claim')) };
+
+      // Re-read the order: a buyer who cancelled at 23:00 is not told "accepted" at 09:00.
+      let snapshot = parseOrderSnapshot(order.snapshot);
+      const kaspiClient = kaspi(store);
+      if (kaspiClient && order.source !== 'push') {
+        try {
+          const fresh = await kaspiClient.getOrderByCode(n.orderCode);
+          if (fresh) {
+            snapshot = { ...fresh, entries: fresh.entries.length ? fresh.entries : snapshot.entries };
+            await ctx.db.update(orders).set({ snapshot, state: fresh.state, status: fresh.status, lastSeenAt: ctx.now() }).where(eq(orders.id, order.id));
+          }
+        } catch (err) {
+          // Kaspi being down must not hold every message; the poll re-reads orders every minute.
+          if (err instanceof KaspiAuthError) log.warn({ storeId: n.storeId }, 'Kaspi token rejected during pre-send re-read');
+          else log.warn({ storeId: n.storeId, orderCode: n.orderCode, err: (err as Error).message }, 'pre-send Kaspi re-read failed; using the stored order');
+        }
+      }
+      if (!isEventCurrent(snapshot, event)) return { result: 'done', ...(await finish(notificationId, 'skipped', 'stale', 'claim')) };
+
+      const phone = recipient(store, snapshot);
+      if (!phone.ok) return { result: 'done', ...(await finish(notificationId, 'skipped', phone.reasonCode, 'claim')) };
+      const [optedOut] = await ctx.db.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, n.storeId), eq(optOuts.phone, phone.digits)));
+      if (optedOut && !store.testModePhone) return { result: 'done', ...(await finish(notificationId, 'skipped', 'opted_out', 'claim')) };
+      const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
+      if (!rendered.ok) return { result: 'done', ...(await finish(notificationId, 'skipped', 'render_failed', 'claim')) };
+
+      const client = waha(sender);
+      const wait = async (reason: WaitReason, retryAt: Date | null): Promise<SendResult> => {
+        await setWaitingReason(ctx.db, notificationId, reason, WAIT_REASONS[reason], retryAt);
+        return { result: 'wait', reason, retryAt: retryAt?.getTime() ?? null };
+      };
+
+      // WAHA sends no event for a session that was already WORKING when it was connected: ask.
+      let sessionStatus = sender.sessionStatus;
+      if (sessionState(sender.sessionStatus, sender.sessionStatusAt, ctx.now()) === 'unknown' && !store.sendingPaused) {
+        try {
+          const session = await client.getSession();
+          sessionStatus = session?.status ?? 'STOPPED';
+        } catch (err) {
+          if (err instanceof WahaError && err.kind === 'auth') return wait('waha_unauthorized', null);
+          if (err instanceof WahaError) return wait('waha_unreachable', null);
+          throw err;
+        }
+        const known = ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'].includes(sessionStatus) ? sessionStatus : 'FAILED';
+        await ctx.db.update(senders).set({ sessionStatus: known, sessionStatusAt: ctx.now() }).where(eq(senders.id, sender.id));
+      }
+
+      // The number check happens once per buyer number and sender; its answer is cached.
+      let chatId = phone.chatId;
+      const [check] = await ctx.db.select().from(phoneChecks).where(and(eq(phoneChecks.senderId, sender.id), eq(phoneChecks.phone, phone.digits)));
+      if (check) {
+        if (!check.numberExists) return { result: 'done', ...(await finish(notificationId, 'skipped', 'not_on_whatsapp', 'claim')) };
+        chatId = check.chatId ?? chatId;
+      } else if (sessionStatus === 'WORKING') {
+        try {
+          const exists = await client.checkExists(phone.digits);
+          await ctx.db.insert(phoneChecks).values({ senderId: sender.id, phone: phone.digits, numberExists: exists.numberExists, chatId: exists.chatId }).onConflictDoNothing();
+          if (!exists.numberExists) return { result: 'done', ...(await finish(notificationId, 'skipped', 'not_on_whatsapp', 'claim')) };
+          chatId = exists.chatId ?? chatId;
+        } catch (err) {
+          if (err instanceof WahaSessionNotReadyError) return wait('session_not_working', null);
+          if (err instanceof WahaError && err.kind === 'auth') return wait('waha_unauthorized', null);
+          if (err instanceof WahaError) return wait('waha_unreachable', null);
+          throw err;
+        }
+      }
+
+      // An id reserved for an attempt proven absent is reused, so WhatsApp itself dedupes.
+      let reservedId = attempts.find((a) => a.outcome === 'not_sent' && a.wahaMessageId)?.wahaMessageId ?? null;
+      if (!reservedId && sessionStatus === 'WORKING') {
+        try {
+          reservedId = await client.newMessageId();
+        } catch {
+          reservedId = null; // WEBJS has none; the lookup falls back to the chat's own messages.
+        }
+      }
+
+      const now = ctx.now();
+      const claim = await ctx.db.transaction(async (tx) => {
+        const [locked] = await tx.select().from(senders).where(eq(senders.id, sender.id)).for('update');
+        if (!locked) throw new Error(`sender ${sender.id} vanished`);
+        const dayStart = localDayStart(now, locked.timezone);
+        const counted = ['sending', 'sent', 'unknown'];
+        const [counts] = await tx
+          .select({
+            all: sql<number>`count(*)::int`,
+            buyer: sql<number>`count(*) filter (where ${messageAttempts.phone} = ${phone.digits})::int`,
+          })
+          .from(messageAttempts)
+          .where(and(eq(messageAttempts.senderId, locked.id), gte(messageAttempts.startedAt, dayStart), inArray(messageAttempts.outcome, counted)));
+        const decision = decideClaim({
+          now,
+          sender: { ...locked, sessionStatus, sessionStatusAt: now },
+          sendingPaused: store.sendingPaused,
+          sentToday: counts?.all ?? 0,
+          sentTodayToBuyer: store.testModePhone ? 0 : (counts?.buyer ?? 0),
+          random,
+        });
+        if (!decision.ok) return decision;
+        await tx.update(senders).set({ nextAllowedAt: decision.nextAllowedAt, updatedAt: now }).where(eq(senders.id, locked.id));
+        const [attempt] = await tx
+          .insert(messageAttempts)
+          .values({
+            notificationId,
+            senderId: locked.id,
+            attemptNo: (last?.attemptNo ?? 0) + 1,
+            renderedText: rendered.text,
+            phone: phone.digits,
+            chatId,
+            wahaMessageId: reservedId,
+            wahaKeyId: reservedId ? keyIdOf(reservedId) : null,
+            startedAt: now,
+            outcome: 'sending',
+          })
+          .returning({ id: messageAttempts.id });
+        await applyStatus(tx, { notificationId, to: 'sending', source: 'claim', at: now });
+        return { ok: true as const, attemptId: attempt!.id };
+      });
+      if (!claim.ok) return wait(claim.reason, claim.retryAt);
+
+      try {
+        const sent = await client.sendText({ chatId, text: rendered.text, id: reservedId });
+        const messageId = sent.messageId ?? reservedId;
+        await ctx.db
+          .update(messageAttempts)
+          .set({ wahaMessageId: messageId, wahaKeyId: messageId ? keyIdOf(messageId) : null, outcome: 'sent', finishedAt: ctx.now() })
+          .where(eq(messageAttempts.id, claim.attemptId));
+        await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'send', at: ctx.now() });
+        await setWaitingReason(ctx.db, notificationId, null, null, null);
+        if (messageId) await applyPendingAcks(ctx, keyIdOf(messageId));
+        log.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event, engine: sent.engineShape }, 'message sent');
+        return { result: 'sent', attemptId: claim.attemptId, hasMessageId: messageId !== null };
+      } catch (err) {
+        if (!(err instanceof WahaError)) throw err;
+        const detail = err.message;
+        const settle = (outcome: string) =>
+          ctx.db.update(messageAttempts).set({ outcome, error: detail, finishedAt: ctx.now() }).where(eq(messageAttempts.id, claim.attemptId));
+        log.warn({ notificationId, kind: err.kind, httpStatus: err.httpStatus }, 'WAHA send failed');
+        switch (err.kind) {
+          case 'ambiguous':
+            await settle('unknown');
+            return { result: 'ambiguous', attemptId: claim.attemptId };
+          case 'session_not_ready':
+            await settle('not_sent');
+            await ctx.db.update(senders).set({ sessionStatus: err instanceof WahaSessionNotReadyError && err.sessionStatus && ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'FAILED'].includes(err.sessionStatus) ? err.sessionStatus : 'STOPPED', sessionStatusAt: ctx.now() }).where(eq(senders.id, sender.id));
+            await reopen(ctx, notificationId);
+            return wait('session_not_working', null);
+          case 'auth':
+            await settle('not_sent');
+            await reopen(ctx, notificationId);
+            return wait('waha_unauthorized', null);
+          case 'network':
+            await settle('not_sent');
+            await reopen(ctx, notificationId);
+            return wait('waha_unreachable', null);
+          case 'refused':
+            await settle('failed');
+            return { result: 'done', ...(await finish(notificationId, 'failed', 'cold_outreach_refused', 'send')) };
+          default:
+            await settle('failed');
+            return { result: 'done', ...(await finish(notificationId, 'failed', 'waha_rejected', 'send')) };
+        }
+      }
+    },
+
+    /**
+     * After an ambiguous send: was it sent? By the reserved id where the engine has one, else among
+     * the chat's own messages since the attempt started, with the exact text.
+     */
+    async lookUpAttempt({ attemptId }: { attemptId: string }): Promise<LookupResult> {
+      const [a] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.id, attemptId));
+      if (!a) throw new Error(`attempt ${attemptId} not found`);
+      if (a.outcome === 'sent') return { found: 'sent' };
+      const [s] = a.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, a.senderId)) : [];
+      if (!s || !a.chatId) return { found: 'unknown' };
+      const client = waha(s);
+      try {
+        if (a.wahaMessageId) {
+          const message = await client.getMessage(a.chatId, a.wahaMessageId);
+          if (message) {
+            await markAttemptSent(ctx, a.id, a.notificationId, a.wahaMessageId, message.ack);
+            return { found: 'sent' };
+          }
+          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
+          await reopen(ctx, a.notificationId);
+          return { found: 'absent' };
+        }
+        if (a.renderedText) {
+          const matches = await client.findOwnMessagesByText({ chatId: a.chatId, text: a.renderedText, since: new Date(a.startedAt.getTime() - 60_000) });
+          const match = matches[0];
+          if (match) {
+            await markAttemptSent(ctx, a.id, a.notificationId, match.id, match.ack);
+            return { found: 'sent' };
+          }
+          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
+          await reopen(ctx, a.notificationId);
+          return { found: 'absent' };
+        }
+      } catch (err) {
+        if (!(err instanceof WahaError)) throw err;
+        log.warn({ attemptId, kind: err.kind }, 'message lookup failed');
+      }
+      return { found: 'unknown' };
+    },
+
+    /** Highest ack PostgreSQL knows for the notification's sent attempt (signals are best-effort). */
+    async deliveryState({ notificationId }: NotificationRef): Promise<{ status: NotificationStatus; lastAck: number | null }> {
+      const [n] = await ctx.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, notificationId));
+      const [a] = await ctx.db
+        .select({ lastAck: messageAttempts.lastAck })
+        .from(messageAttempts)
+        .where(and(eq(messageAttempts.notificationId, notificationId), eq(messageAttempts.outcome, 'sent')))
+        .orderBy(desc(messageAttempts.attemptNo))
+        .limit(1);
+      return { status: (n?.status ?? 'queued') as NotificationStatus, lastAck: a?.lastAck ?? null };
+    },
+
+    /** No SERVER ack within the wait: ask WAHA about the message itself. */
+    async checkSentMessage({ notificationId }: NotificationRef): Promise<LookupResult> {
+      const [a] = await ctx.db
+        .select()
+        .from(messageAttempts)
+        .where(and(eq(messageAttempts.notificationId, notificationId), eq(messageAttempts.outcome, 'sent')))
+        .orderBy(desc(messageAttempts.attemptNo))
+        .limit(1);
+      if (!a?.wahaMessageId || !a.chatId || !a.senderId) return { found: 'unknown' };
+      const [s] = await ctx.db.select().from(senders).where(eq(senders.id, a.senderId));
+      if (!s) return { found: 'unknown' };
+      try {
+        const message = await waha(s).getMessage(a.chatId, a.wahaMessageId);
+        if (!message) {
+          // Proven absent: the next claim reuses the same reserved id for the one allowed resend.
+          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
+          await reopen(ctx, notificationId, true);
+          return { found: 'absent' };
+        }
+        if (message.ack !== null) await recordAck(ctx, a.id, notificationId, message.ack, 'lookup');
+        return { found: 'sent' };
+      } catch (err) {
+        if (!(err instanceof WahaError)) throw err;
+        return { found: 'unknown' };
+      }
+    },
+
+    async finishNotification({ notificationId, status, reasonCode }: NotificationRef & { status: 'failed' | 'undelivered' | 'skipped'; reasonCode: string }): Promise<{ status: NotificationStatus }> {
+      return { status: (await finish(notificationId, status, reasonCode, 'workflow')).status };
+    },
+  };
+}
+
+export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
+
+/** A send that did not happen puts the notification back to `scheduled` for the next claim. */
+async function reopen(ctx: AppContext, notificationId: string, fromSent = false): Promise<void> {
+  await ctx.db.execute(sql`
+    update notifications set status = 'scheduled', updated_at = now()
+    where id = ${notificationId} and status in (${sql.raw(fromSent ? `'sending', 'sent'` : `'sending'`)})`);
+}
+
+async function markAttemptSent(ctx: AppContext, attemptId: string, notificationId: string, messageId: string, ack: number | null): Promise<void> {
+  await ctx.db.update(messageAttempts).set({ outcome: 'sent', wahaMessageId: messageId, wahaKeyId: keyIdOf(messageId), finishedAt: ctx.now() }).where(eq(messageAttempts.id, attemptId));
+  await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'lookup', at: ctx.now() });
+  if (ack !== null) await recordAck(ctx, attemptId, notificationId, ack, 'lookup');
+  await applyPendingAcks(ctx, keyIdOf(messageId));
+}
+
+/** Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. */
+export async function recordAck(ctx: Pick<AppContext, 'db' | 'now'>, attemptId: string, notificationId: string, ack: number, source: string): Promise<void> {
+  await ctx.db.execute(sql`
+    update message_attempts set last_ack = case
+      when ${ack} < 0 then case when coalesce(last_ack, 0) < 2 then ${ack} else last_ack end
+      else greatest(coalesce(last_ack, ${ack}), ${ack}) end
+    where id = ${attemptId}`);
+  const to = statusForAck(ack);
+  if (to) await applyStatus(ctx.db, { notificationId, to, reasonCode: to === 'failed' ? 'ack_error' : null, reason: to === 'failed' ? reasonText('ack_error') : null, source, at: ctx.now() });
+}
+
+/** Acks that arrived before their message id was stored are applied once it is. */
+export async function applyPendingAcks(ctx: Pick<AppContext, 'db' | 'now'>, keyId: string): Promise<number> {
+  const [attempt] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.wahaKeyId, keyId)).orderBy(desc(messageAttempts.startedAt)).limit(1);
+  if (!attempt) return 0;
+  const pending = await ctx.db.execute<{ id: number; ack: number }>(sql`
+    update message_events set pending = false, notification_id = ${attempt.notificationId}
+    where pending and waha_key_id = ${keyId} returning id, ack`);
+  for (const row of pending.rows.sort((a, b) => a.ack - b.ack)) await recordAck(ctx, attempt.id, attempt.notificationId, row.ack, 'webhook');
+  return pending.rows.length;
+}

@@ -1,0 +1,141 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { recordAck } from '../../activities/notification.ts';
+import { messageAttempts, messageEvents, notifications, optOuts, senders, stores } from '../../drizzle/schema.ts';
+import type { AppContext } from '../../lib/context.ts';
+import { parseWebhook, verifyWebhookHmac, keyIdOf, normalizeSessionStatus, WebhookPayloadError, WEBHOOK_HEADERS } from '../../lib/waha/webhooks.ts';
+import { ackSignal, wakeSignal } from '../../workflows/signals.ts';
+
+/**
+ * POST /webhooks/waha/:storeId — WAHA's events for the store's WhatsApp number.
+ * Verify the HMAC of the raw body before parsing anything (401 otherwise); deduplicate on the
+ * envelope id; apply acks with the one monotonic status update; answer fast. Signals to the
+ * workflow are best-effort: PostgreSQL is the truth and the workflow re-reads it.
+ */
+const uuid = z.uuid();
+// WAHA retries for a while; a delivery older than this is a replay, not a retry.
+const MAX_WEBHOOK_AGE_MS = 24 * 60 * 60 * 1000;
+
+export const DEFAULT_OPT_OUT_WORDS = ['стоп', 'stop', 'отписаться', 'отписка', 'unsubscribe', 'тоқта', 'тоқтату', 'хабарлама керек емес'];
+
+export function isOptOutMessage(body: string, words: readonly string[] = DEFAULT_OPT_OUT_WORDS): boolean {
+  const normalized = body.trim().toLowerCase().replace(/[.!?\s]+$/u, '');
+  return words.some((w) => normalized === w);
+}
+
+export function wahaWebhookRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.post('/webhooks/waha/:storeId', async (c) => {
+    const storeId = c.req.param('storeId');
+    const raw = await c.req.text();
+    if (!uuid.safeParse(storeId).success) return c.json({ ok: false, error: 'unknown store' }, 404);
+    const [row] = await ctx.db
+      .select({ store: stores, sender: senders })
+      .from(stores)
+      .innerJoin(senders, eq(senders.id, stores.senderId))
+      .where(eq(stores.id, storeId));
+    if (!row?.sender.webhookSecretEnc) return c.json({ ok: false, error: 'unknown store' }, 404);
+    const secret = ctx.secrets.decrypt(row.sender.webhookSecretEnc);
+    if (!verifyWebhookHmac(raw, c.req.header(WEBHOOK_HEADERS.hmac), secret)) {
+      ctx.logger.warn({ storeId }, 'WAHA webhook with a missing or wrong signature rejected');
+      return c.json({ ok: false, error: 'bad signature' }, 401);
+    }
+    const sentAt = Number(c.req.header(WEBHOOK_HEADERS.timestamp));
+    if (Number.isFinite(sentAt) && sentAt > 0 && ctx.now().getTime() - sentAt > MAX_WEBHOOK_AGE_MS) {
+      return c.json({ ok: false, error: 'stale delivery' }, 400);
+    }
+
+    let parsed;
+    try {
+      parsed = parseWebhook(raw);
+    } catch (err) {
+      if (err instanceof WebhookPayloadError) return c.json({ ok: false, error: err.message }, 400);
+      throw err;
+    }
+    const { envelope } = parsed;
+
+    // One row per envelope: a repeated delivery finds it and changes nothing.
+    const inserted = await ctx.db
+      .insert(messageEvents)
+      .values({
+        envelopeId: envelope.id,
+        storeId,
+        kind: parsed.event,
+        ...(parsed.event === 'message.ack' ? { wahaKeyId: keyIdOf(parsed.payload.id), ack: parsed.payload.ack } : {}),
+      })
+      .onConflictDoNothing()
+      .returning({ id: messageEvents.id });
+    if (inserted.length === 0) return c.json({ ok: true, duplicate: true });
+    const eventRowId = inserted[0]!.id;
+
+    switch (parsed.event) {
+      case 'message.ack': {
+        const keyId = keyIdOf(parsed.payload.id);
+        const [attempt] = await ctx.db
+          .select({ id: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })
+          .from(messageAttempts)
+          .innerJoin(notifications, eq(notifications.id, messageAttempts.notificationId))
+          .where(and(eq(messageAttempts.wahaKeyId, keyId), eq(notifications.storeId, storeId)))
+          .orderBy(desc(messageAttempts.startedAt))
+          .limit(1);
+        if (!attempt) {
+          // The ack outran our own record of the send: keep it until the id is stored.
+          await ctx.db.update(messageEvents).set({ pending: true }).where(eq(messageEvents.id, eventRowId));
+          return c.json({ ok: true, pending: true });
+        }
+        await ctx.db.update(messageEvents).set({ notificationId: attempt.notificationId }).where(eq(messageEvents.id, eventRowId));
+        await recordAck(ctx, attempt.id, attempt.notificationId, parsed.payload.ack, 'webhook');
+        if (attempt.workflowId) await signalBestEffort(ctx, attempt.workflowId, parsed.payload.ack);
+        return c.json({ ok: true });
+      }
+      case 'session.status': {
+        const status = normalizeSessionStatus(parsed.payload.status);
+        await ctx.db.update(senders).set({ sessionStatus: status, sessionStatusAt: ctx.now(), updatedAt: ctx.now() }).where(eq(senders.id, row.sender.id));
+        ctx.logger.info({ storeId, status }, 'WhatsApp session status changed');
+        if (status === 'WORKING') await wakeWaiting(ctx, row.sender.id);
+        return c.json({ ok: true });
+      }
+      case 'message': {
+        const p = parsed.payload;
+        if (!p.fromMe && isOptOutMessage(p.body)) {
+          const phone = p.from.split('@')[0]?.replace(/\D/g, '') ?? '';
+          if (phone) {
+            await ctx.db.insert(optOuts).values({ storeId, phone, source: 'whatsapp' }).onConflictDoNothing();
+            ctx.logger.info({ storeId }, 'buyer opted out by WhatsApp message');
+          }
+        }
+        return c.json({ ok: true });
+      }
+      default:
+        return c.json({ ok: true });
+    }
+  });
+  return app;
+}
+
+async function signalBestEffort(ctx: AppContext, workflowId: string, ack: number): Promise<void> {
+  try {
+    await ctx.temporal.workflow.getHandle(workflowId).signal(ackSignal, { ack });
+  } catch (err) {
+    // A finished workflow no longer listens; the status is already in PostgreSQL.
+    if (!(err instanceof WorkflowNotFoundError)) ctx.logger.warn({ workflowId, err: (err as Error).message }, 'ack signal failed');
+  }
+}
+
+/** When WhatsApp comes back, notifications waiting for it claim again at once instead of after their backoff. */
+export async function wakeWaiting(ctx: AppContext, senderId: string): Promise<number> {
+  const waiting = await ctx.db.execute<{ workflow_id: string }>(sql`
+    select n.workflow_id from notifications n join stores s on s.id = n.store_id
+    where s.sender_id = ${senderId} and n.status in ('queued', 'scheduled') and n.workflow_id is not null
+    limit 1000`);
+  for (const { workflow_id } of waiting.rows) {
+    try {
+      await ctx.temporal.workflow.getHandle(workflow_id).signal(wakeSignal);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) ctx.logger.warn({ workflowId: workflow_id }, 'wake signal failed');
+    }
+  }
+  return waiting.rows.length;
+}

@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import type { NotificationStatus } from '../../drizzle/schema.ts';
+import type { Db } from '../db/client.ts';
+
+/**
+ * The one way a notification's status changes. Status only moves forward:
+ *   queued < scheduled < sending < sent = undelivered < delivered < read
+ * `failed` and `skipped` are final. An ERROR ack (−1) moves only sent/undelivered to failed — an
+ * ERROR that arrives after READ changes nothing. Every change is one UPDATE whose WHERE clause
+ * holds the rule, so concurrent writers (webhook handlers, the workflow) cannot move it backwards.
+ */
+export const STATUS_RANK: Record<NotificationStatus, number> = {
+  queued: 0,
+  scheduled: 1,
+  sending: 2,
+  sent: 3,
+  undelivered: 3,
+  delivered: 4,
+  read: 5,
+  failed: 100,
+  skipped: 100,
+};
+
+export const FINAL_STATUSES: ReadonlySet<NotificationStatus> = new Set(['read', 'failed', 'skipped', 'undelivered', 'delivered']);
+
+const rankSql = sql.raw(
+  `(case prev.status ${Object.entries(STATUS_RANK).map(([s, r]) => `when '${s}' then ${r}`).join(' ')} else 100 end)`,
+);
+
+type Executor = Pick<Db, 'execute'>;
+
+export interface StatusChange {
+  notificationId: string;
+  to: NotificationStatus;
+  reasonCode?: string | null;
+  reason?: string | null;
+  /** Written to message_events as the audit trail of this change. */
+  source: string;
+  at: Date;
+}
+
+/**
+ * Applies a forward move (or failed/skipped from a non-final state). Returns the previous status
+ * when the row changed, undefined when the rule refused it.
+ */
+export async function applyStatus(db: Executor, change: StatusChange): Promise<NotificationStatus | undefined> {
+  const { notificationId, to, at } = change;
+  let guard;
+  if (to === 'failed') {
+    // A send failure (from the workflow) or an ERROR ack: never after delivered/read.
+    guard = sql`prev.status in ('queued', 'scheduled', 'sending', 'sent', 'undelivered')`;
+  } else if (to === 'skipped') {
+    guard = sql`prev.status in ('queued', 'scheduled')`;
+  } else if (to === 'undelivered') {
+    guard = sql`prev.status = 'sent'`;
+  } else {
+    guard = sql`${rankSql} < ${STATUS_RANK[to]}`;
+  }
+  const rows = await db.execute<{ previous: NotificationStatus }>(sql`
+    with prev as (select id, status from notifications where id = ${notificationId} for update)
+    update notifications n set
+      status = ${to},
+      reason_code = case when ${to} in ('failed', 'skipped', 'undelivered') then ${change.reasonCode ?? null} else n.reason_code end,
+      reason = case when ${to} in ('failed', 'skipped', 'undelivered') then ${change.reason ?? null} else n.reason end,
+      sent_at = case when ${to} in ('sent', 'delivered', 'read') then coalesce(n.sent_at, ${at}) else n.sent_at end,
+      delivered_at = case when ${to} in ('delivered', 'read') then coalesce(n.delivered_at, ${at}) else n.delivered_at end,
+      read_at = case when ${to} = 'read' then coalesce(n.read_at, ${at}) else n.read_at end,
+      updated_at = ${at}
+    from prev
+    where n.id = prev.id and ${guard}
+    returning prev.status as previous`);
+  const previous = rows.rows[0]?.previous;
+  if (previous !== undefined) {
+    await db.execute(sql`
+      insert into message_events (store_id, notification_id, kind, from_status, to_status, detail, created_at)
+      select store_id, id, 'status', ${previous}, ${to}, ${JSON.stringify({ source: change.source, reasonCode: change.reasonCode ?? null })}::jsonb, ${at}
+      from notifications where id = ${notificationId}`);
+  }
+  return previous;
+}
+
+/** Non-final bookkeeping on a live notification (what it waits for), without moving its status. */
+export async function setWaitingReason(db: Executor, notificationId: string, reasonCode: string | null, reason: string | null, scheduledFor: Date | null): Promise<void> {
+  await db.execute(sql`
+    update notifications set reason_code = ${reasonCode}, reason = ${reason}, scheduled_for = coalesce(${scheduledFor}, scheduled_for), updated_at = now()
+    where id = ${notificationId} and status in ('queued', 'scheduled')`);
+}
+
+/** Maps a WhatsApp ack number to the status it proves. */
+export function statusForAck(ack: number): NotificationStatus | undefined {
+  if (ack < 0) return 'failed';
+  if (ack === 1) return 'sent';
+  if (ack === 2) return 'delivered';
+  if (ack >= 3) return 'read';
+  return undefined;
+}
