@@ -5,6 +5,7 @@ import { healthRoutes } from './health.ts';
 import { kaspiApiRoutes } from './json/kaspi.ts';
 import { storesApiRoutes } from './json/stores.ts';
 import { whatsappApiRoutes } from './json/whatsapp.ts';
+import { wahaWebhookRoutes } from './webhooks/waha.ts';
 import { metricsText } from '../lib/metrics.ts';
 
 /** The whole web surface; each resource is its own file mounted here. */
@@ -15,6 +16,7 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/api/stores', storesApiRoutes(ctx));
   app.route('/api/whatsapp', whatsappApiRoutes(ctx));
   app.route('/api/kaspi', kaspiApiRoutes(ctx));
+  app.route('/', wahaWebhookRoutes(ctx));
   app.get('/metrics', async (c) => {
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { 'content-type': contentType });
