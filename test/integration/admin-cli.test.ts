@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { users } from '../../drizzle/schema.ts';
+import { verifyPassword } from '../../lib/auth/passwords.ts';
+import { apiClient, newUser } from '../support/api.ts';
+import { createTestContext, type TestContext } from '../support/context.ts';
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+function admin(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['tsx', 'bin/admin.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), DATA_DIR: '/nonexistent-kaspi-notify', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run admin', () => {
+  it('create-user, create-token (token alone on the last stdout line, works against the API), set-password, add-member', async () => {
+    const email = `cli-${randomUUID()}@example.kz`;
+    const created = await admin(['create-user', '--email', email, '--password', 'first-password-1', '--super']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toBe('');
+    expect(created.stderr).toContain(email);
+    const [row] = await ctx.db.select().from(users).where(eq(users.email, email));
+    expect(row!.isSuperAdmin).toBe(true);
+
+    const dup = await admin(['create-user', '--email', email, '--password', 'first-password-1']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/already exists/);
+
+    const tok = await admin(['create-token', '--email', email]);
+    expect(tok.code, tok.stderr).toBe(0);
+    const lines = tok.stdout.trim().split('\n');
+    const token = lines[lines.length - 1]!;
+    expect(token).toMatch(/^kn_[\w-]{40,}$/);
+    const call = apiClient(ctx);
+    const r = await call('GET', '/api/stores', { token });
+    expect(r.status).toBe(200);
+
+    const pw = await admin(['set-password', '--email', email.toUpperCase(), '--password', 'second-password-2']);
+    expect(pw.code, pw.stderr).toBe(0);
+    const [after] = await ctx.db.select().from(users).where(eq(users.email, email));
+    expect(await verifyPassword('second-password-2', after!.passwordHash)).toBe(true);
+
+    const owner = await newUser(ctx);
+    const storeId = (await call('POST', '/api/stores', { token: owner.token, body: { name: 'CLI' } })).body.store_id as string;
+    const member = await newUser(ctx);
+    const notYet = await admin(['create-token', '--email', member.email, '--store', storeId]);
+    expect(notYet.code).toBe(1);
+    const add = await admin(['add-member', '--email', member.email, '--store', storeId]);
+    expect(add.code, add.stderr).toBe(0);
+    const scoped = await admin(['create-token', '--email', member.email, '--store', storeId]);
+    expect(scoped.code, scoped.stderr).toBe(0);
+    const scopedToken = scoped.stdout.trim().split('\n').pop()!;
+    const list = await call('GET', '/api/stores', { token: scopedToken });
+    expect((list.body.stores as { store_id: string }[]).map((s) => s.store_id)).toEqual([storeId]);
+  }, 120_000);
+
+  it('exit 2 for usage errors, 1 for errors', async () => {
+    for (const args of [[], ['bogus'], ['create-user', '--email', 'x@y.z'], ['create-token'], ['create-user', '--email', 'a@b.c', '--password', 'p', '--unknown']]) {
+      const r = await admin(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('usage:');
+    }
+    const short = await admin(['create-user', '--email', `s-${randomUUID()}@x.kz`, '--password', 'short']);
+    expect(short.code).toBe(1);
+    const nobody = await admin(['set-password', '--email', 'nobody@nowhere.kz', '--password', 'long-enough-pass']);
+    expect(nobody.code).toBe(1);
+    const noDb = await admin(['create-token', '--email', 'a@b.c'], { DATABASE_URL: '' });
+    expect(noDb.code).toBe(1);
+    expect(noDb.stderr).toMatch(/DATABASE_URL/);
+  }, 120_000);
+});
