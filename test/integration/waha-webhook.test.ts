@@ -1,0 +1,119 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.ts';
+import { messageAttempts, messageEvents, notifications, optOuts, senders } from '../../drizzle/schema.ts';
+import { signWebhook } from '../../lib/waha/webhooks.ts';
+import { createTestContext, type TestContext } from '../support/context.ts';
+import { createSender, createStore, queueNotification, sampleOrder } from '../support/fixtures.ts';
+
+/** The webhook handler through app.request(): signature, dedupe, monotonic acks, opt-out, sessions. */
+let ctx: TestContext;
+let app: ReturnType<typeof createApp>;
+const SECRET = 'whsec-test';
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = createApp(ctx);
+});
+afterAll(async () => ctx?.close());
+
+let seq = 0;
+function envelope(event: string, payload: Record<string, unknown>, id = `evt_${Date.now()}_${++seq}`) {
+  return JSON.stringify({ id, timestamp: Date.now(), event, session: 'default', payload, engine: 'NOWEB', environment: { version: 'sim' } });
+}
+function post(storeId: string, body: string, headers: Record<string, string> = { 'x-webhook-hmac': signWebhook(body, SECRET), 'x-webhook-hmac-algorithm': 'sha512', 'x-webhook-timestamp': String(Date.now()) }) {
+  return app.request(`/webhooks/waha/${storeId}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** A sent message as the workflow leaves it: status sent, attempt with its WhatsApp key id. */
+async function sentMessage() {
+  const sender = await createSender(ctx, { wahaServerUrl: 'http://127.0.0.1:9', webhookSecret: SECRET });
+  const store = await createStore(ctx, { senderId: sender.id });
+  const n = await queueNotification(ctx, store.id, sampleOrder(), 'new');
+  const keyId = `KEY${Date.now()}${++seq}`;
+  const messageId = `true_77011234567@c.us_${keyId}`;
+  await ctx.db.insert(messageAttempts).values({ notificationId: n.id, senderId: sender.id, attemptNo: 1, chatId: '77011234567@c.us', wahaMessageId: messageId, wahaKeyId: keyId, outcome: 'sent' });
+  await ctx.db.update(notifications).set({ status: 'sent' }).where(eq(notifications.id, n.id));
+  const ack = (value: number, id?: string) => envelope('message.ack', { id: messageId, from: '77011234567@c.us', to: '77011234567@c.us', fromMe: true, ack: value, ackName: String(value) }, id);
+  const status = async () => (await ctx.db.select().from(notifications).where(eq(notifications.id, n.id)))[0]!.status;
+  return { store, sender, n, messageId, keyId, ack, status };
+}
+
+describe('WAHA webhook', () => {
+  it('refuses forged and unsigned deliveries and changes nothing', async () => {
+    const m = await sentMessage();
+    const body = m.ack(3);
+    expect((await post(m.store.id, body, {})).status).toBe(401);
+    expect((await post(m.store.id, body, { 'x-webhook-hmac': signWebhook(body, 'wrong-key') })).status).toBe(401);
+    const tampered = body.replace('"ack":3', '"ack":2');
+    expect((await post(m.store.id, tampered, { 'x-webhook-hmac': signWebhook(body, SECRET) })).status).toBe(401);
+    expect(await m.status()).toBe('sent');
+    expect((await post('not-a-uuid', body)).status).toBe(404);
+    expect((await post('00000000-0000-4000-8000-000000000000', body)).status).toBe(404);
+  });
+
+  it('a replayed delivery (same envelope id) is applied once; an old one is refused', async () => {
+    const m = await sentMessage();
+    const body = m.ack(2, 'evt_replay_1');
+    expect((await post(m.store.id, body)).status).toBe(200);
+    expect(await m.status()).toBe('delivered');
+    const again = await post(m.store.id, body);
+    expect(await again.json()).toMatchObject({ ok: true, duplicate: true });
+    const events = await ctx.db.select().from(messageEvents).where(eq(messageEvents.envelopeId, 'evt_replay_1'));
+    expect(events).toHaveLength(1);
+    const stale = m.ack(3);
+    const res = await post(m.store.id, stale, { 'x-webhook-hmac': signWebhook(stale, SECRET), 'x-webhook-timestamp': String(Date.now() - 3 * 86_400_000) });
+    expect(res.status).toBe(400);
+    expect(await m.status()).toBe('delivered');
+  });
+
+  it('READ before DELIVERED ends read; an ERROR after READ changes nothing', async () => {
+    const m = await sentMessage();
+    await post(m.store.id, m.ack(3));
+    expect(await m.status()).toBe('read');
+    await post(m.store.id, m.ack(2));
+    expect(await m.status()).toBe('read');
+    await post(m.store.id, m.ack(-1));
+    expect(await m.status()).toBe('read');
+    const [a] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, m.n.id));
+    expect(a!.lastAck).toBe(3);
+  });
+
+  it('an ERROR ack fails a sent message', async () => {
+    const m = await sentMessage();
+    await post(m.store.id, m.ack(-1));
+    expect(await m.status()).toBe('failed');
+  });
+
+  it('keeps an ack whose message id is not stored yet, and applies it when it is', async () => {
+    const m = await sentMessage();
+    await ctx.db.update(messageAttempts).set({ wahaKeyId: null }).where(eq(messageAttempts.notificationId, m.n.id));
+    const res = await post(m.store.id, m.ack(2));
+    expect(await res.json()).toMatchObject({ pending: true });
+    expect(await m.status()).toBe('sent');
+    const { applyPendingAcks } = await import('../../activities/notification.ts');
+    await ctx.db.update(messageAttempts).set({ wahaKeyId: m.keyId }).where(eq(messageAttempts.notificationId, m.n.id));
+    expect(await applyPendingAcks(ctx, m.keyId)).toBe(1);
+    expect(await m.status()).toBe('delivered');
+  });
+
+  it('a buyer writing STOP is opted out; other messages are not', async () => {
+    const m = await sentMessage();
+    const incoming = (body: string, from: string) => envelope('message', { id: `false_${from}_X${++seq}`, from, fromMe: false, body, timestamp: Math.floor(Date.now() / 1000) });
+    await post(m.store.id, incoming('Спасибо!', '77015550001@c.us'));
+    await post(m.store.id, incoming('  СТОП ', '77015550002@c.us'));
+    await post(m.store.id, incoming('stop.', '77015550003@c.us'));
+    const rows = await ctx.db.select().from(optOuts).where(eq(optOuts.storeId, m.store.id));
+    expect(rows.map((r) => r.phone).sort()).toEqual(['77015550002', '77015550003']);
+  });
+
+  it('session.status updates the sender; a malformed payload is a 400', async () => {
+    const m = await sentMessage();
+    await post(m.store.id, envelope('session.status', { name: 'default', status: 'SCAN_QR_CODE' }));
+    const [s] = await ctx.db.select().from(senders).where(eq(senders.id, m.sender.id));
+    expect(s!.sessionStatus).toBe('SCAN_QR_CODE');
+    expect(s!.sessionStatusAt).not.toBeNull();
+    expect((await post(m.store.id, '{"not":"an envelope"}')).status).toBe(400);
+    expect((await post(m.store.id, 'not json')).status).toBe(400);
+  });
+});
