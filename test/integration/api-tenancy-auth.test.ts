@@ -107,7 +107,7 @@ describe('tenancy', () => {
   });
 });
 
-describe('send-test (validation paths; the WAHA simulator is not committed yet)', () => {
+describe('send-test error paths (success through the simulator: api-send-test.test.ts)', () => {
   it('400 for a bad phone or template, 409 without settings, 502 when WAHA is unreachable', async () => {
     const bad = await call('POST', `/api/whatsapp/send-test/${storeA}`, { token: alice.token, body: { phone_number: '123', template_text: 'Hi {nope}' } });
     expect(bad.status).toBe(400);
