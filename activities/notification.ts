@@ -12,6 +12,7 @@
  *   the HTTP call, and a retry that finds `sending` returns "ambiguous" instead of sending again.
  * - Nothing personal crosses into Temporal: inputs and results hold ids, codes and reason codes.
  */
+import { Context } from '@temporalio/activity';
 import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import {
   messageAttempts,
@@ -324,6 +325,9 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       });
       if (!claim.ok) return wait(claim.reason, claim.retryAt);
 
+      // Heartbeats while WAHA works: if this worker dies mid-send, Temporal notices within the
+      // heartbeat timeout and the retry finds the attempt "sending" and looks it up.
+      const beat = setInterval(heartbeat, 5_000);
       try {
         const sent = await client.sendText({ chatId, text: rendered.text, id: reservedId });
         const messageId = sent.messageId ?? reservedId;
@@ -366,6 +370,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
             await settle('failed');
             return { result: 'done', ...(await finish(notificationId, 'failed', 'waha_rejected', 'send')) };
         }
+      } finally {
+        clearInterval(beat);
       }
     },
 
@@ -455,6 +461,15 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
 }
 
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
+
+/** Outside an activity (tests, tools calling the functions directly) there is nobody to tell. */
+function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // not running inside an activity
+  }
+}
 
 /** A send that did not happen puts the notification back to `scheduled` for the next claim. */
 async function reopen(ctx: AppContext, notificationId: string, fromSent = false): Promise<void> {

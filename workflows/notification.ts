@@ -22,7 +22,13 @@ const { prepareNotification, deliveryState, finishNotification } = proxyActiviti
   retry: { initialInterval: '2s', maximumInterval: '1 minute' },
 });
 // Re-reads the order at Kaspi and may wait for a slow WAHA (a 500 can take minutes).
-const { claimAndSend, lookUpAttempt, checkSentMessage } = proxyActivities<NotificationActivities>({
+const { claimAndSend } = proxyActivities<NotificationActivities>({
+  startToCloseTimeout: '3 minutes',
+  // It heartbeats during the send: a dead worker is noticed in seconds, not minutes.
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '5s', maximumInterval: '2 minutes' },
+});
+const { lookUpAttempt, checkSentMessage } = proxyActivities<NotificationActivities>({
   startToCloseTimeout: '3 minutes',
   retry: { initialInterval: '5s', maximumInterval: '2 minutes' },
 });

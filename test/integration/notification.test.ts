@@ -273,6 +273,30 @@ describe('notification workflow', () => {
     for (let i = 1; i < attempts.length; i++) expect(attempts[i]! - attempts[i - 1]!).toBeGreaterThanOrEqual(1000);
   });
 
+  it('after a WhatsApp outage the backlog drains paced, each message once', async () => {
+    const { store, sender } = await connectedStore({ minGapSeconds: 1, maxGapSeconds: 1 });
+    waha.state.setSessionStatus(sender.wahaSessionName, 'STOPPED');
+    const runs = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const order = sampleOrder({ customer: { firstName: 'Бахыт', lastName: String(i), name: null, cellPhone: `70777000${i}0` } });
+      const n = await queueNotification(ctx, store.id, order, 'new');
+      ids.push(n.id);
+      runs.push(runNotification(store.id, { id: n.id, orderCode: order.code, event: 'new' }));
+    }
+    await eventually(async () => (await Promise.all(ids.map(notification))).every((r) => r.reasonCode === 'session_not_working'));
+    waha.state.setSessionStatus(sender.wahaSessionName, 'WORKING');
+    await Promise.all(runs);
+    const sent = waha.state.allChats().filter((c) => c.session === sender.wahaSessionName).flatMap((c) => c.messages);
+    expect(sent).toHaveLength(4);
+    const starts = (await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.senderId, sender.id)))
+      .filter((a) => a.outcome === 'sent')
+      .map((a) => a.startedAt.getTime())
+      .sort((a, b) => a - b);
+    expect(starts).toHaveLength(4);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1000);
+  });
+
   it('keeps personal data out of Temporal: inputs, results and search attributes hold ids only', async () => {
     const { store } = await connectedStore();
     const order = sampleOrder({ customer: { firstName: 'Жансая', lastName: 'Уникальная', name: null, cellPhone: '7071112233' } });

@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startWeb, type RunningWeb } from '../../api/server.ts';
+import { messageAttempts, notifications } from '../../drizzle/schema.ts';
+import { findFreePort } from '../../lib/runtime/ports.ts';
+import type { RunningWorker } from '../../lib/temporal/worker.ts';
+import { WahaClient } from '../../lib/waha/client.ts';
+import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
+import { notifyWorkflowId } from '../../workflows/config.ts';
+import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
+import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+
+/**
+ * A worker killed (SIGKILL) while WAHA is sending: the message did leave, our row says "sending".
+ * A new worker picks the activity up after its heartbeat timeout, looks the message up and does
+ * not send it again.
+ */
+let ctx: TestContext;
+let web: RunningWeb;
+let waha: WahaSimulator;
+let child: ChildProcess | undefined;
+let replacement: RunningWorker | undefined;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
+  waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: null, ackDelaysMs: [50, 100, 150] });
+});
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await replacement?.shutdown();
+  await waha?.close();
+  await web?.close();
+  await ctx?.close();
+});
+
+async function eventually(check: () => Promise<boolean>, ms: number) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}
+
+describe('worker killed mid-send', () => {
+  it('the restarted worker finds the message sent and never sends it twice', async () => {
+    const sender = await createSender(ctx, { wahaServerUrl: waha.url, wahaSessionName: 'default' });
+    const store = await createStore(ctx, { senderId: sender.id });
+    await new WahaClient({ baseUrl: waha.url, session: 'default' }).upsertSessionConfig({ webhookUrl: `${web.url}/webhooks/waha/${store.id}`, hmacKey: 'webhook-secret' });
+    await eventually(async () => waha.state.sessionStatus('default') === 'WORKING', 10_000);
+    await createTemplate(ctx, store.id, 'new', 'Заказ {order_num} принят');
+    const order = sampleOrder();
+    const n = await queueNotification(ctx, store.id, order, 'new');
+
+    child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: inject('databaseUrl'),
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        TEMPORAL_TASK_QUEUE: ctx.config.TEMPORAL_TASK_QUEUE,
+        APP_SECRET: TEST_APP_SECRET,
+        WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
+        LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => child!.stdout!.on('data', (c: Buffer) => c.toString().includes('worker ready') && resolve()));
+
+    // WAHA stores the message, then takes 60 s to answer: the worker dies while it waits.
+    waha.state.injectFault({ type: 'slow_500_after_send', delayMs: 60_000 }, { op: 'sendText' });
+    const workflowId = notifyWorkflowId(store.id, order.code, 'new');
+    await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
+    const handle = await ctx.temporal.workflow.start('notificationWorkflow', {
+      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [{ notificationId: n.id, storeId: store.id, orderCode: order.code, event: 'new', timing: { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 200 } }],
+    });
+    await eventually(async () => waha.state.messages('77011234567@c.us').length === 1, 20_000);
+    child.kill('SIGKILL');
+    const [attempt] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, n.id));
+    expect(attempt!.outcome).toBe('sending');
+
+    replacement = await startTestWorker(ctx);
+    const outcome = await handle.result();
+    expect(['sent', 'delivered', 'read']).toContain(outcome.status);
+    expect(waha.state.messages('77011234567@c.us')).toHaveLength(1);
+    const attempts = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, n.id));
+    expect(attempts.map((a) => a.outcome)).toEqual(['sent']);
+  }, 90_000);
+});
