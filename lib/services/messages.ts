@@ -170,6 +170,14 @@ export async function listMessages(ctx: AppContext, actor: Actor, storeId: unkno
   };
 }
 
+/**
+ * A cell a spreadsheet would run as a formula (a buyer can put `=HYPERLINK(...)` in a name that a
+ * template echoes) is prefixed with an apostrophe, as OWASP advises for CSV exports.
+ */
+export function neutralizeFormula(value: unknown): unknown {
+  return typeof value === 'string' && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
 export const CSV_COLUMNS = [
   'id', 'created_at', 'order_code', 'event', 'status', 'reason_code', 'reason', 'customer_phone', 'message_text',
   'template_id', 'waha_message_id', 'workflow_id', 'scheduled_for', 'sent_at', 'delivered_at', 'read_at',
@@ -193,7 +201,7 @@ export async function exportMessagesCsv(ctx: AppContext, actor: Actor, storeId: 
       const page = await fetchPage(ctx, store.id, filters, pageSize, after);
       for (const r of page) {
         const v = toView(r);
-        yield CSV_COLUMNS.map((c) => v[c] ?? '');
+        yield CSV_COLUMNS.map((c) => neutralizeFormula(v[c] ?? ''));
       }
       const last = page[page.length - 1];
       if (page.length < pageSize || !last) return;
