@@ -1,0 +1,166 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { and, asc, count, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { messageAttempts, notifications, templates, type NotificationStatus, type NotifyEvent } from '../../drizzle/schema.ts';
+import { NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
+import type { NotificationInput } from '../../workflows/notification.ts';
+import type { AppContext } from '../context.ts';
+import { isFresh } from '../kaspi/events.ts';
+
+/**
+ * Resend (issue 5 item 3): a new attempt for a notification that ended `failed` or `undelivered`
+ * — never for one that was delivered, read, is being sent or has been sent. Used by
+ * `npm run resend` and by the admin's resend button.
+ *
+ * A resend never creates a second notification (the unique (store, order, event) row is the guard
+ * against duplicates). It:
+ *  1. moves the notification back to `scheduled` with ONE guarded UPDATE from failed/undelivered.
+ *     This is the only backwards move of a status anywhere: lib/notifications/status.ts
+ *     (applyStatus) only moves forward, which is right for everything that OBSERVES a message
+ *     (webhooks, lookups, the workflow). A resend is an operator's DECISION to try again; it is
+ *     written here, directly, with its own guard, and recorded as a `resend` message_event so the
+ *     log shows why the status went back;
+ *  2. marks the earlier attempts whose outcome would short-circuit the next claim (`sent`,
+ *     `sending`, `unknown`, and `not_sent` with a reserved id that would be reused) as
+ *     `superseded_by_resend`, so `claimAndSend` makes a NEW attempt with a new message id;
+ *  3. starts a notification workflow `resend:<notificationId>:<n>` (n = attempts so far) with the
+ *     same typed search attributes, and records it as the notification's workflow (acks signal it).
+ * The workflow's claimAndSend creates the next attempt, paced like every other send, and
+ * re-checks freshness, the order's current state and opt-outs first. An event past its freshness
+ * window is not resent at all (the buyer would get a message that is no longer true): it is
+ * reported as skipped `expired` and the notification is left as it was.
+ */
+
+export type ResendableStatus = 'failed' | 'undelivered';
+export const RESENDABLE_STATUSES: readonly ResendableStatus[] = ['failed', 'undelivered'];
+/** Attempt outcomes claimAndSend would act on instead of making a new attempt. */
+const SHORT_CIRCUIT_OUTCOMES = ['sent', 'sending', 'unknown', 'not_sent'];
+export const SUPERSEDED_BY_RESEND = 'superseded_by_resend';
+
+export type ResendOneResult =
+  | { notificationId: string; result: 'started'; workflowId: string; attemptNo: number }
+  | { notificationId: string; result: 'skipped'; reason: 'not_found' | 'not_resendable' | 'expired' | 'in_progress'; status?: string }
+  | { notificationId: string; result: 'would_start'; workflowId: string };
+
+export interface ResendOptions {
+  dryRun?: boolean;
+  /** Ack waits of the started workflow — tests only. */
+  timing?: NotificationInput['timing'];
+  /** Who asked: written into the `resend` message_event (e.g. 'cli', 'admin:<userId>'). */
+  requestedBy?: string;
+}
+
+export const resendWorkflowId = (notificationId: string, n: number): string => `resend:${notificationId}:${n}`;
+
+export async function resendOne(ctx: AppContext, notificationId: string, options: ResendOptions = {}): Promise<ResendOneResult> {
+  const [row] = await ctx.db
+    .select({ n: notifications, delayMinutes: templates.delayMinutes })
+    .from(notifications)
+    .leftJoin(templates, eq(templates.id, notifications.templateId))
+    .where(eq(notifications.id, notificationId));
+  if (!row) return { notificationId, result: 'skipped', reason: 'not_found' };
+  const { n } = row;
+  if (!RESENDABLE_STATUSES.includes(n.status as ResendableStatus)) return { notificationId, result: 'skipped', reason: 'not_resendable', status: n.status };
+  if (!isFresh(n.event as NotifyEvent, n.eventAt, ctx.now(), row.delayMinutes ?? 0)) return { notificationId, result: 'skipped', reason: 'expired', status: n.status };
+
+  const [{ attempts } = { attempts: 0 }] = await ctx.db.select({ attempts: count() }).from(messageAttempts).where(eq(messageAttempts.notificationId, notificationId));
+  const workflowId = resendWorkflowId(notificationId, attempts);
+  if (options.dryRun) return { notificationId, result: 'would_start', workflowId };
+
+  const now = ctx.now();
+  const previous = await ctx.db.transaction(async (tx) => {
+    const moved = await tx.execute<{ previous: NotificationStatus; previous_workflow_id: string | null }>(sql`
+      with prev as (select id, status, workflow_id from notifications where id = ${notificationId} for update)
+      update notifications n
+      set status = 'scheduled', reason_code = null, reason = null, scheduled_for = ${now}, workflow_id = ${workflowId}, updated_at = ${now}
+      from prev
+      where n.id = prev.id and prev.status in ('failed', 'undelivered')
+      returning prev.status as previous, prev.workflow_id as previous_workflow_id`);
+    const prev = moved.rows[0];
+    if (!prev) return undefined;
+    await tx
+      .update(messageAttempts)
+      .set({ outcome: SUPERSEDED_BY_RESEND, finishedAt: sql`coalesce(${messageAttempts.finishedAt}, ${now})` })
+      .where(and(eq(messageAttempts.notificationId, notificationId), inArray(messageAttempts.outcome, SHORT_CIRCUIT_OUTCOMES)));
+    await tx.execute(sql`
+      insert into message_events (store_id, notification_id, kind, from_status, to_status, detail, created_at)
+      values (${n.storeId}, ${notificationId}, 'resend', ${prev.previous}, 'scheduled',
+        ${JSON.stringify({ source: 'resend', requestedBy: options.requestedBy ?? null, workflowId, previousWorkflowId: prev.previous_workflow_id, attemptsBefore: attempts })}::jsonb, ${now})`);
+    return prev;
+  });
+  // Someone else resent it (or a webhook moved it) between the read and the UPDATE.
+  if (!previous) return { notificationId, result: 'skipped', reason: 'not_resendable' };
+
+  const input: NotificationInput = { notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, ...(options.timing ? { timing: options.timing } : {}) };
+  try {
+    await ctx.temporal.workflow.start('notificationWorkflow', {
+      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: StoreIdKey, value: n.storeId },
+        { key: OrderCodeKey, value: n.orderCode },
+        { key: NotifyEventKey, value: n.event },
+      ],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { notificationId, result: 'skipped', reason: 'in_progress' };
+    // Nothing will send it: put the notification back as it was, so it can be resent later.
+    await ctx.db.execute(sql`
+      update notifications set status = ${previous.previous}, workflow_id = ${previous.previous_workflow_id}, updated_at = now()
+      where id = ${notificationId} and status = 'scheduled' and workflow_id = ${workflowId}`);
+    throw err;
+  }
+  ctx.logger.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event, workflowId, from: previous.previous }, 'notification resent');
+  return { notificationId, result: 'started', workflowId, attemptNo: attempts + 1 };
+}
+
+export interface ResendSelection {
+  storeId: string;
+  statuses: ResendableStatus[];
+  /** Notifications created at or after this instant… */
+  since: Date;
+  /** …and before this one (default: now). */
+  until?: Date;
+  dryRun: boolean;
+  onProgress?: (done: number, total: number, last: ResendOneResult | { notificationId: string; result: 'error'; error: string }) => void;
+  timing?: NotificationInput['timing'];
+  requestedBy?: string;
+}
+
+export interface ResendSummary {
+  dryRun: boolean;
+  matched: number;
+  started: number;
+  /** Dry run: how many would be started. */
+  wouldStart: number;
+  skipped: Record<string, number>;
+  errors: { notificationId: string; error: string }[];
+}
+
+/** Every notification of the store in the given statuses and period, one at a time, oldest first. */
+export async function resendNotifications(ctx: AppContext, selection: ResendSelection): Promise<ResendSummary> {
+  const statuses = selection.statuses.filter((s) => RESENDABLE_STATUSES.includes(s));
+  if (statuses.length === 0) throw new Error(`only ${RESENDABLE_STATUSES.join(' and ')} notifications can be resent`);
+  const until = selection.until ?? ctx.now();
+  const rows = await ctx.db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(eq(notifications.storeId, selection.storeId), inArray(notifications.status, statuses), gte(notifications.createdAt, selection.since), lt(notifications.createdAt, until)))
+    .orderBy(asc(notifications.createdAt), asc(notifications.id));
+  const summary: ResendSummary = { dryRun: selection.dryRun, matched: rows.length, started: 0, wouldStart: 0, skipped: {}, errors: [] };
+  let done = 0;
+  for (const { id } of rows) {
+    let outcome: ResendOneResult | { notificationId: string; result: 'error'; error: string };
+    try {
+      outcome = await resendOne(ctx, id, { dryRun: selection.dryRun, timing: selection.timing, requestedBy: selection.requestedBy });
+    } catch (err) {
+      outcome = { notificationId: id, result: 'error', error: err instanceof Error ? err.message : String(err) };
+    }
+    if (outcome.result === 'started') summary.started++;
+    else if (outcome.result === 'would_start') summary.wouldStart++;
+    else if (outcome.result === 'skipped') summary.skipped[outcome.reason] = (summary.skipped[outcome.reason] ?? 0) + 1;
+    else summary.errors.push({ notificationId: id, error: outcome.error });
+    selection.onProgress?.(++done, rows.length, outcome);
+  }
+  return summary;
+}
