@@ -80,7 +80,7 @@ describe('resend', () => {
     const phones = ['7011000001', '7011000002', '7011000003', '7011000004'];
     const orders = phones.map((p) => sampleOrder({ customer: { firstName: 'Покупатель', lastName: p.slice(-1), name: null, cellPhone: p } }));
     const chat = (i: number) => `7${phones[i]}@c.us`;
-    const ns = [];
+    const ns: Awaited<ReturnType<typeof queueNotification>>[] = [];
     for (const o of orders) ns.push(await queueNotification(ctx, store.id, o, 'new'));
 
     // 0: refused by WhatsApp (463) → failed. 1: no acks at all → undelivered. 2: read. 3: refused → failed.
