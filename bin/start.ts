@@ -20,6 +20,8 @@ import { ensureReconcileSchedule, reconcileSchedules } from '../lib/temporal/sch
 import { startWorker, type RunningWorker } from '../lib/temporal/worker.ts';
 import { ensureFirstAdmin } from '../lib/first-admin.ts';
 import { rmSync } from 'node:fs';
+// demo: `npm run demo` = `npm start -- --demo` (bin/demo.ts)
+import { assertDemoDataIsolated, DemoRefusedError, startDemo, startDemoKaspiSimulator, type RunningDemo } from './demo.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const fail = (line: string): never => {
@@ -27,7 +29,9 @@ const fail = (line: string): never => {
   process.exit(1);
 };
 
-parseArgs({ options: {}, allowPositionals: false });
+// demo: the only flag; `npm run demo` passes it through bin/launch.mjs.
+const { values: args } = parseArgs({ options: { demo: { type: 'boolean', default: false } }, allowPositionals: false });
+const demoMode = args.demo === true;
 
 let config;
 try {
@@ -36,6 +40,8 @@ try {
   if (err instanceof ConfigError) fail(err.message);
   throw err;
 }
+// demo: fake stores and orders have no place next to production data.
+if (demoMode && config.NODE_ENV === 'production') fail('npm run demo is for trying kaspi-notify out; it does not run with NODE_ENV=production.');
 const dataDir = path.resolve(config.DATA_DIR);
 const logDir = path.join(dataDir, 'logs');
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'start' });
@@ -134,8 +140,19 @@ try {
   say('Applying database migrations…');
   await runMigrations(databaseUrl);
 
-  const ctx = await createContext(config, { databaseUrl, temporalAddress, appSecret }, { logger });
+  // demo: the Kaspi simulator starts before the context, whose config.KASPI_API_URL the poll reads.
+  let contextConfig = config;
+  let demoKaspi: Awaited<ReturnType<typeof startDemoKaspiSimulator>> | undefined;
+  if (demoMode) {
+    demoKaspi = await startDemoKaspiSimulator();
+    const sim = demoKaspi;
+    stack.push({ name: 'Kaspi simulator', stop: () => sim.close() });
+    contextConfig = { ...config, KASPI_API_URL: demoKaspi.url };
+  }
+
+  const ctx = await createContext(contextConfig, { databaseUrl, temporalAddress, appSecret }, { logger });
   stack.push({ name: 'connections', stop: () => ctx.close() });
+  if (demoMode) await assertDemoDataIsolated(ctx); // demo: before the worker polls anything
 
   const worker: RunningWorker = await startWorker(ctx);
   stack.push({ name: 'worker', stop: () => worker.shutdown() });
@@ -152,6 +169,15 @@ try {
 
   const admin = await ensureFirstAdmin(ctx.db);
   const publicUrl = config.PUBLIC_URL ?? web.url;
+  // demo: simulators, the demo store and the order trickle. Webhooks go to the local URL: the
+  // WAHA simulator runs on this machine even when PUBLIC_URL names a proxy.
+  let demo: RunningDemo | undefined;
+  if (demoKaspi) {
+    say('Starting the demo (Kaspi and WAHA simulators, demo store, order trickle)…');
+    demo = await startDemo(ctx, { publicUrl: web.url, kaspi: demoKaspi });
+    const running = demo;
+    stack.push({ name: 'demo', stop: () => running.stop() });
+  }
   writeRuntimeState(dataDir, {
     databaseUrl,
     temporalAddress,
@@ -163,7 +189,7 @@ try {
 
 
   say('');
-  say(`kaspi-notify is running.`);
+  say(demo ? `kaspi-notify is running — DEMO (no real Kaspi or WhatsApp).` : `kaspi-notify is running.`);
   say(`  Admin:        ${publicUrl}/`);
   say(`  Temporal UI:  ${devServer?.uiUrl ?? config.TEMPORAL_UI_URL ?? '(external cluster: see its UI)'}`);
   if (admin.created) {
@@ -172,9 +198,10 @@ try {
     say(`  Log in with your admin account (new one: npm run admin -- create-user --email E --password P --super)`);
   }
   say(`  Logs:         ${logDir}/`);
+  for (const line of demo?.banner() ?? []) say(line); // demo
   say('Press Ctrl-C to stop.');
 } catch (err) {
-  if (err instanceof PortInUseError || err instanceof ConfigError) say(err.message);
+  if (err instanceof PortInUseError || err instanceof ConfigError || err instanceof DemoRefusedError) say(err.message);
   else say(`Start-up failed: ${err instanceof Error ? err.message : String(err)}`);
   await shutdown(1);
 }
