@@ -300,3 +300,47 @@ export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
   left join lateral (
     select * from message_attempts ma where ma.notification_id = n.id order by ma.attempt_no desc limit 1
   ) a on true`);
+
+/**
+ * Alerts (issue 5 item 5): one OPEN row per (store, kind) incident — the partial unique index is
+ * the guard, whatever evaluators race. `notified_at` / `resolved_notified_at` are claimed before
+ * delivery, so each incident is announced once and its resolution once.
+ */
+export const ALERT_KINDS = ['kaspi_token_rejected', 'whatsapp_session_down', 'failure_rate'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export const alerts = pgTable('alerts', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  kind: varchar('kind', { length: 40 }).notNull(),
+  // Russian, for the admin banner and the delivered message; numbers and ids only, no personal data.
+  message: text('message').notNull(),
+  detail: jsonb('detail').notNull().default({}),
+  openedAt: ts('opened_at').notNull().defaultNow(),
+  resolvedAt: ts('resolved_at'),
+  notifiedAt: ts('notified_at'),
+  resolvedNotifiedAt: ts('resolved_notified_at'),
+  lastDeliveryError: text('last_delivery_error'),
+}, (t) => [
+  uniqueIndex('alerts_open_uq').on(t.storeId, t.kind).where(sql`resolved_at is null`),
+  index('alerts_store_opened_idx').on(t.storeId, t.openedAt),
+  check('alerts_kind_ck', inList('kind', ALERT_KINDS)),
+]);
+
+/** Where a store's alerts go: a Telegram chat (bot token encrypted) or an outgoing webhook (URL encrypted). */
+export const storeAlertChannels = pgTable('store_alert_channels', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  kind: varchar('kind', { length: 20 }).notNull(),
+  telegramBotTokenEnc: text('telegram_bot_token_enc'),
+  telegramChatId: varchar('telegram_chat_id', { length: 100 }),
+  // Webhook URLs often carry a secret in the path or query: encrypted like any other secret.
+  webhookUrlEnc: text('webhook_url_enc'),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  index('store_alert_channels_store_idx').on(t.storeId),
+  check('store_alert_channels_kind_ck', sql`kind in ('telegram', 'webhook')`),
+  check('store_alert_channels_target_ck', sql`(kind = 'telegram' and telegram_bot_token_enc is not null and telegram_chat_id is not null) or (kind = 'webhook' and webhook_url_enc is not null)`),
+]);
