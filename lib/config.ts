@@ -44,6 +44,11 @@ const configSchema = z.object({
     .optional()
     .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)),
   DATA_DIR: z.string().trim().min(1).default('.data'),
+  /** Words that, sent alone by a buyer, opt them out (comma-separated; replaces the RU/KZ/EN defaults). */
+  OPT_OUT_WORDS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;

@@ -99,7 +99,7 @@ export function wahaWebhookRoutes(ctx: AppContext): Hono {
       }
       case 'message': {
         const p = parsed.payload;
-        if (!p.fromMe && isOptOutMessage(p.body)) {
+        if (!p.fromMe && isOptOutMessage(p.body, ctx.config.OPT_OUT_WORDS.length ? ctx.config.OPT_OUT_WORDS : DEFAULT_OPT_OUT_WORDS)) {
           const phone = p.from.split('@')[0]?.replace(/\D/g, '') ?? '';
           if (phone) {
             await ctx.db.insert(optOuts).values({ storeId, phone, source: 'whatsapp' }).onConflictDoNothing();
