@@ -7,6 +7,7 @@ import { storesApiRoutes } from './json/stores.ts';
 import { whatsappApiRoutes } from './json/whatsapp.ts';
 import { wahaWebhookRoutes } from './webhooks/waha.ts';
 import { metricsText } from '../lib/metrics.ts';
+import { loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
 
 /** The whole web surface; each resource is its own file mounted here. */
 export function createApp(ctx: AppContext): Hono {
@@ -17,6 +18,9 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/api/whatsapp', whatsappApiRoutes(ctx));
   app.route('/api/kaspi', kaspiApiRoutes(ctx));
   app.route('/', wahaWebhookRoutes(ctx));
+  app.route('/', staticRoutes());
+  app.route('/', loginPageRoutes(ctx));
+  app.route('/stores', storePageRoutes(ctx));
   app.get('/metrics', async (c) => {
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { 'content-type': contentType });

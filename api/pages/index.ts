@@ -1,0 +1,38 @@
+import { Hono } from 'hono';
+import type { AppContext } from '../../lib/context.ts';
+import { csrfProtect, requireSession, type AuthEnv } from '../../lib/auth/middleware.ts';
+import { auditPageRoutes } from './audit.tsx';
+import { notFoundPage, pageErrorHandler } from './common.tsx';
+import { dashboardPageRoutes } from './dashboard.tsx';
+import { messagePageRoutes } from './messages.tsx';
+import { optOutPageRoutes } from './opt-outs.tsx';
+import { settingsPageRoutes } from './settings.tsx';
+import { templatePageRoutes } from './templates.tsx';
+
+export { loginPageRoutes } from './login.tsx';
+export { staticRoutes } from './static.ts';
+
+/**
+ * Every store page, mounted at /stores: one session check and one CSRF check for all of them
+ * (state changes carry the token as the `_csrf` field or htmx's X-CSRF-Token header), and one
+ * error handler turning NotFoundError (invisible store, unknown id) into the 404 page.
+ */
+export function storePageRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  app.use('*', requireSession(ctx), csrfProtect());
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
+  });
+  app.route('/', dashboardPageRoutes(ctx));
+  app.route('/', templatePageRoutes(ctx));
+  app.route('/', settingsPageRoutes(ctx));
+  app.route('/', messagePageRoutes(ctx));
+  app.route('/', optOutPageRoutes(ctx));
+  app.route('/', auditPageRoutes(ctx));
+  app.notFound((c) => notFoundPage(c));
+  app.onError(pageErrorHandler(ctx));
+  return app;
+}

@@ -1,0 +1,111 @@
+import type { Child, PropsWithChildren } from 'hono/jsx';
+import type { StoreView } from '../lib/services/stores.ts';
+import { Csrf } from './components.tsx';
+import { ru } from './i18n.ts';
+
+export type NavKey = 'dashboard' | 'templates' | 'messages' | 'settings' | 'optOuts' | 'audit';
+
+const NAV: { key: NavKey; path: string }[] = [
+  { key: 'dashboard', path: '' },
+  { key: 'templates', path: '/templates' },
+  { key: 'messages', path: '/messages' },
+  { key: 'settings', path: '/settings' },
+  { key: 'optOuts', path: '/opt-outs' },
+  { key: 'audit', path: '/audit' },
+];
+
+export interface ShellProps {
+  title: string;
+  csrf: string;
+  email: string;
+  stores: StoreView[];
+  store: StoreView | null;
+  active?: NavKey;
+  flash?: { tone: 'ok' | 'bad'; text: string } | null;
+  scripts?: string[];
+}
+
+function Head(props: { title: string; csrf?: string; scripts?: string[] }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
+      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}' />
+      <title>{`${props.title} — ${ru.appName}`}</title>
+      <link rel="stylesheet" href="/static/app.css" />
+      <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
+      <script src="/static/htmx.min.js" defer></script>
+      {(props.scripts ?? []).map((s) => <script src={s} defer></script>)}
+      <script src="/static/app.js" defer></script>
+    </head>
+  );
+}
+
+/** The signed-in page: header with the store switcher, the navigation, flash messages, content. */
+export function Shell(props: PropsWithChildren<ShellProps>) {
+  const base = props.store ? `/stores/${props.store.store_id}` : null;
+  return (
+    <html lang="ru">
+      <Head title={props.title} csrf={props.csrf} scripts={props.scripts} />
+      <body hx-headers={JSON.stringify({ 'X-CSRF-Token': props.csrf })}>
+        <a class="skip" href="#main">{ru.skipToContent}</a>
+        <header class="topbar">
+          <div class="topbar-inner">
+            <a class="brand" href="/">
+              <img src="/static/favicon.svg" alt="" width="24" height="24" />
+              <span>{ru.appName}</span>
+            </a>
+            {props.stores.length > 0 ? (
+              <form class="store-switcher" method="get" action="/stores">
+                <label for="store-switch" class="sr-only">{ru.storeSwitcher}</label>
+                <select id="store-switch" name="store" data-autosubmit>
+                  {props.stores.map((s) => (
+                    <option value={s.store_id} selected={props.store?.store_id === s.store_id}>{s.name}</option>
+                  ))}
+                </select>
+                <button type="submit" class="btn btn-small js-hide">{ru.go}</button>
+              </form>
+            ) : null}
+            <div class="user">
+              <span class="user-email">{props.email}</span>
+              <form method="post" action="/logout" class="inline">
+                <Csrf token={props.csrf} />
+                <button type="submit" class="btn btn-link">{ru.logout}</button>
+              </form>
+            </div>
+          </div>
+          {base ? (
+            <nav class="nav" aria-label="Разделы">
+              <div class="nav-inner">
+                {NAV.map((n) => (
+                  <a href={`${base}${n.path}`} class={props.active === n.key ? 'active' : ''} aria-current={props.active === n.key ? 'page' : undefined}>
+                    {ru.nav[n.key]}
+                  </a>
+                ))}
+              </div>
+            </nav>
+          ) : null}
+        </header>
+        <main id="main" class="container">
+          {props.flash ? (
+            <div class={`flash flash-${props.flash.tone}`} role="status">{props.flash.text}</div>
+          ) : null}
+          {props.children}
+        </main>
+      </body>
+    </html>
+  );
+}
+
+/** Pages without a session (login, errors before sign-in). */
+export function Bare(props: PropsWithChildren<{ title: string; aside?: Child }>) {
+  return (
+    <html lang="ru">
+      <Head title={props.title} />
+      <body class="bare">
+        <main id="main" class="bare-main">{props.children}</main>
+      </body>
+    </html>
+  );
+}
