@@ -16,6 +16,7 @@ import { assertPortsFree, PortInUseError } from '../lib/runtime/ports.ts';
 import { loadOrCreateAppSecret, readRuntimeState, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
 import { ensureTemporalCli, isAlive } from '../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../lib/runtime/temporal-dev-server.ts';
+import { ensureMaintenanceSchedules } from '../lib/temporal/maintenance-schedules.ts';
 import { ensureReconcileSchedule, reconcileSchedules } from '../lib/temporal/schedules.ts';
 import { startWorker, type RunningWorker } from '../lib/temporal/worker.ts';
 import { ensureFirstAdmin } from '../lib/first-admin.ts';
@@ -162,6 +163,7 @@ try {
   });
 
   await ensureReconcileSchedule(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
+  await ensureMaintenanceSchedules(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
   await reconcileSchedules(ctx.db, ctx.temporal, config.TEMPORAL_TASK_QUEUE);
 
   const web: RunningWeb = await startWeb(ctx, config.PORT);

@@ -1,4 +1,5 @@
 /** `npm run worker`: one Temporal worker; run as many as the load needs against one cluster. */
+import { ensureMaintenanceSchedules } from '../lib/temporal/maintenance-schedules.ts';
 import { ensureReconcileSchedule } from '../lib/temporal/schedules.ts';
 import { startWorker } from '../lib/temporal/worker.ts';
 import { serveMetrics } from '../lib/metrics.ts';
@@ -6,6 +7,7 @@ import { onShutdown, productionContext } from './process-main.ts';
 
 const { config, ctx } = await productionContext();
 await ensureReconcileSchedule(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
+await ensureMaintenanceSchedules(ctx.temporal, config.TEMPORAL_TASK_QUEUE);
 const worker = await startWorker(ctx);
 const metrics = await serveMetrics(config.WORKER_METRICS_PORT);
 ctx.logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
