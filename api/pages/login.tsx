@@ -42,7 +42,6 @@ export function loginPageRoutes(ctx: AppContext): Hono<AuthEnv> {
           </form>
         </div>
       </Bare>,
-      known ? 401 : 200,
     );
   });
 

@@ -84,7 +84,7 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
       errors = err.fields;
     }
     const csv = `${page.base}/messages.csv${query(filters)}`;
-    return renderShell(c, page, { title: L.title, active: 'messages', status: Object.keys(errors).length ? 400 : 200 }, (
+    return renderShell(c, page, { title: L.title, active: 'messages' }, (
       <>
         <div class="page-head">
           <h1>{L.title}</h1>

@@ -17,7 +17,7 @@ export function optOutPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await loadStorePage(ctx, c);
     const list = await listOptOuts(ctx, c.get('actor'), page.store.store_id);
     const e = submitted?.errors ?? {};
-    return renderShell(c, page, { title: L.title, active: 'optOuts', status: submitted ? 400 : 200 }, (
+    return renderShell(c, page, { title: L.title, active: 'optOuts' }, (
       <>
         <h1>{L.title}</h1>
         <p class="muted">{L.hint}</p>

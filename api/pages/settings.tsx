@@ -180,7 +180,7 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await loadStorePage(ctx, c);
     const wa = await getWhatsappSettings(ctx, c.get('actor'), page.store.store_id);
     const perBuyer = await getPerBuyerLimit(ctx, c.get('actor'), page.store.store_id);
-    return renderShell(c, page, { title: ru.settings.title, active: 'settings', status: submitted ? 400 : 200 }, (
+    return renderShell(c, page, { title: ru.settings.title, active: 'settings' }, (
       <SettingsView ctx={ctx} page={page} wa={wa} perBuyer={perBuyer} submitted={submitted} />
     ));
   }

@@ -224,7 +224,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     } catch (err) {
       const errors = withTextError(fieldErrors(err), form);
       if (!errors) throw err;
-      return renderShell(c, page, { title: ru.templates.new, active: 'templates', status: 400 }, (
+      return renderShell(c, page, { title: ru.templates.new, active: 'templates' }, (
         <>
           <h1>{ru.templates.new}</h1>
           <Card><TemplateForm page={page} values={fromForm(form)} errors={errors} action={`${page.base}/templates`} isNew /></Card>
@@ -260,7 +260,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     } catch (err) {
       const errors = withTextError(fieldErrors(err), form);
       if (!errors) throw err;
-      return renderShell(c, page, { title: ru.templates.edit, active: 'templates', status: 400 }, (
+      return renderShell(c, page, { title: ru.templates.edit, active: 'templates' }, (
         <>
           <h1>{ru.templates.edit}</h1>
           <Card><TemplateForm page={page} values={fromForm(form)} errors={errors} action={`${page.base}/templates/${t.id}`} isNew={false} /></Card>

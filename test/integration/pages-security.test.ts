@@ -206,12 +206,13 @@ describe('admin pages: escaping and secrets', () => {
     const browser = await signIn(a.email, a.password);
     const A = `/stores/${a.store.store_id}`;
     const res = await browser.post(`${A}/templates`, { template_name: '', template_text: 'Здравствуйте, {nonexistent}!', event: 'new', weight: '100', delay_minutes: '0' });
-    expect(res.status).toBe(400);
+    // Form errors re-render the form (200, so the browser console stays clean) with messages at the fields.
+    expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('id="template_name-error"');
     expect(html).toMatch(/id="template_text-error"[^>]*>[^<]*\{nonexistent\}/);
     const s = await browser.post(`${A}/settings/store`, { name: 'ok', poll_interval_seconds: '5', timezone: 'Mars/Base', enabled: 'on' });
-    expect(s.status).toBe(400);
+    expect(s.status).toBe(200);
     const sh = await s.text();
     expect(sh).toContain('id="poll_interval_seconds-error"');
     expect(sh).toContain('id="timezone-error"');
