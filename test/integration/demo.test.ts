@@ -5,7 +5,7 @@ import { notifications, storeMembers, stores, templates, users } from '../../dri
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
-import { DEMO_STORE_NAME, DEMO_TEMPLATES, setupDemoStore, startDemo, startDemoKaspiSimulator, type RunningDemo } from '../../bin/demo.ts';
+import { assertDemoDataIsolated, DemoRefusedError, DEMO_STORE_NAME, DEMO_TEMPLATES, setupDemoStore, startDemo, startDemoKaspiSimulator, type RunningDemo } from '../../bin/demo.ts';
 import type { RunningKaspiSimulator } from '../../simulators/kaspi/server.ts';
 import { pollScheduleId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
@@ -89,5 +89,15 @@ describe('demo', () => {
     const rows = await ctx.db.select({ event: templates.event }).from(templates).where(and(eq(templates.storeId, storeId), isNull(templates.deletedAt)));
     expect(rows.map((r) => r.event).sort()).toEqual(DEMO_TEMPLATES.map((t) => t.event).sort());
     expect(await ctx.db.select().from(stores).where(eq(stores.id, storeId))).toHaveLength(1);
+  });
+
+  it('refuses data that holds a store with a real Kaspi token (the simulator would reject it)', async () => {
+    const [real] = await ctx.db.insert(stores).values({ name: 'Настоящий магазин', kaspiTokenEnc: ctx.secrets.encrypt('real-token') }).returning({ id: stores.id });
+    try {
+      await expect(assertDemoDataIsolated(ctx, storeId)).rejects.toBeInstanceOf(DemoRefusedError);
+      await expect(assertDemoDataIsolated(ctx, storeId)).rejects.toThrow(/DATA_DIR=\.data-demo npm run demo/);
+    } finally {
+      await ctx.db.delete(stores).where(eq(stores.id, real!.id));
+    }
   });
 });
