@@ -32,7 +32,8 @@ if (!entry) {
   process.exit(2);
 }
 // `npm start` runs us under `sh -c`; a SIGTERM sent to npm reaches neither sh nor us, and npm
-// exits. Watch our ancestors and stop in order when the one that launched us is gone.
+// exits. So watch our parent (sh) and its parent (npm): when either is gone, stop in order.
+// Nothing above npm is watched, so `nohup npm start &` from a script that then exits keeps running.
 function parentOf(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -41,11 +42,11 @@ function parentOf(pid) {
     return 0;
   }
 }
-const watched = [process.ppid, parentOf(process.ppid)].filter((pid) => pid > 1);
-if (mode === 'start' && process.platform === 'linux' && watched.length) {
-  const original = watched.map((pid) => parentOf(pid));
+const parent = process.ppid;
+const grandparent = parentOf(parent);
+if (mode === 'start' && process.platform === 'linux' && process.env.npm_lifecycle_event && grandparent > 1) {
   const watcher = setInterval(() => {
-    if (watched.some((pid, i) => parentOf(pid) !== original[i])) {
+    if (process.ppid !== parent || parentOf(parent) !== grandparent) {
       clearInterval(watcher); // once: a second SIGTERM means "exit now" to bin/start.ts
       process.kill(process.pid, 'SIGTERM');
     }
