@@ -49,6 +49,7 @@ export const ru = {
   dashboard: {
     title: 'Панель',
     today: 'Сегодня',
+    todayHint: 'Уведомления, созданные сегодня, по их текущему статусу.',
     chart: 'Сообщения за 30 дней',
     chartSent: 'Отправлено/доставлено',
     chartFailed: 'Ошибки',
@@ -141,7 +142,7 @@ export const ru = {
     webhookUrl: 'Адрес вебхука',
     configure: 'Настроить WAHA',
     configureHint: 'Пропишет в сессии WAHA адрес вебхука, HMAC-ключ и события (и включит tagsEventsOn).',
-    configured: 'WAHA настроен: вебхук {url}, сессия {status}.',
+    configured: 'WAHA настроен: вебхук {url}; статус сессии — «{status}».',
     session: 'Сессия',
     qrTitle: 'Отсканируйте QR-код в WhatsApp на телефоне магазина',
     qrHint: 'WhatsApp → Связанные устройства → Привязка устройства. Код обновляется автоматически.',
@@ -189,7 +190,6 @@ export const ru = {
     workflow: 'Workflow в Temporal UI',
     attempt: { no: '№', outcome: 'Итог', chat: 'Чат', messageId: 'ID сообщения', ack: 'Ack', error: 'Ошибка', started: 'Начало' },
     event_: { time: 'Время', kind: 'Событие', change: 'Изменение', source: 'Источник' },
-    resendNote: 'Повторная отправка — через CLI `npm run resend`.',
   },
   order: {
     title: 'Заказ {code}',

@@ -1,7 +1,11 @@
+import { raw } from 'hono/html';
 import type { Child, PropsWithChildren } from 'hono/jsx';
 import type { StoreView } from '../lib/services/stores.ts';
 import { Csrf } from './components.tsx';
 import { ru } from './i18n.ts';
+
+/** Standards mode: without it Chromium renders the pages in quirks mode. A constant, never user data. */
+const DOCTYPE = raw('<!DOCTYPE html>');
 
 export type NavKey = 'dashboard' | 'templates' | 'messages' | 'settings' | 'optOuts' | 'audit';
 
@@ -46,6 +50,8 @@ function Head(props: { title: string; csrf?: string; scripts?: string[] }) {
 export function Shell(props: PropsWithChildren<ShellProps>) {
   const base = props.store ? `/stores/${props.store.store_id}` : null;
   return (
+    <>
+    {DOCTYPE}
     <html lang="ru">
       <Head title={props.title} csrf={props.csrf} scripts={props.scripts} />
       <body hx-headers={JSON.stringify({ 'X-CSRF-Token': props.csrf })}>
@@ -95,17 +101,21 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
         </main>
       </body>
     </html>
+    </>
   );
 }
 
 /** Pages without a session (login, errors before sign-in). */
 export function Bare(props: PropsWithChildren<{ title: string; aside?: Child }>) {
   return (
+    <>
+    {DOCTYPE}
     <html lang="ru">
       <Head title={props.title} />
       <body class="bare">
         <main id="main" class="bare-main">{props.children}</main>
       </body>
     </html>
+    </>
   );
 }

@@ -7,6 +7,7 @@ import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../../views/
 import { fmt, formatDateTime, formatDuration, ru } from '../../views/i18n.ts';
 import { loadStorePage, redirectWithFlash, renderShell } from './common.tsx';
 
+const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured']);
 const TODAY_ORDER = ['queued', 'scheduled', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
 
 /** The store dashboard and the emergency controls (pause / resume / cancel queued). Mounted under /stores. */
@@ -44,13 +45,14 @@ export function dashboardPageRoutes(ctx: AppContext): Hono<AuthEnv> {
 
         <Card title={ru.dashboard.alerts} id="alerts">
           {d.alerts.length === 0 ? <Alert tone="ok">{ru.dashboard.noAlerts}</Alert> : d.alerts.map((a) => (
-            <Alert tone={a.code === 'sending_paused' || a.code === 'daily_cap_reached' ? 'warn' : 'bad'}>
+            <Alert tone={SEVERE.has(a.code) ? 'bad' : 'warn'}>
               {fmt(ru.alerts[a.code] ?? a.code, { detail: a.code === 'session_not_working' ? (ru.sessionStatuses[a.detail ?? ''] ?? a.detail ?? '') : (a.detail ?? '') })}
             </Alert>
           ))}
         </Card>
 
         <Card title={ru.dashboard.today} id="today">
+          <p class="hint card-hint">{ru.dashboard.todayHint}</p>
           <div class="stats">
             {TODAY_ORDER.map((s) => <Stat label={ru.statuses[s] ?? s} value={d.today[s] ?? 0} tone={s} id={`today-${s}`} />)}
           </div>

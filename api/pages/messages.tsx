@@ -134,7 +134,6 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
               </div>
             </>
           )}
-          <p class="hint">{L.resendNote}</p>
         </Card>
       </>
     ));

@@ -40,6 +40,8 @@ let email: string;
 const problems: string[] = [];
 
 async function shot(name: string) {
+  // Full-page shots of a scrolled page would paint the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
