@@ -3,13 +3,14 @@ import { createScheduleActivities } from './schedules.ts';
 import { createNotificationActivities } from './notification.ts';
 import { createKaspiPollActivities } from './kaspi-poll.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
+import { instrumentActivities } from './instrument.ts';
 
 export function createActivities(ctx: AppContext) {
-  return {
+  return instrumentActivities(ctx, {
     ...createScheduleActivities(ctx),
     ...createNotificationActivities(ctx),
     ...createKaspiPollActivities(ctx),
     ...createMaintenanceActivities(ctx),
-  };
+  });
 }
 export type Activities = ReturnType<typeof createActivities>;

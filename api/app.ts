@@ -7,6 +7,7 @@ import { storesApiRoutes } from './json/stores.ts';
 import { whatsappApiRoutes } from './json/whatsapp.ts';
 import { wahaWebhookRoutes } from './webhooks/waha.ts';
 import { metricsText } from '../lib/metrics.ts';
+import { collectQueueDepthFrom, wahaWebhooks } from '../lib/metrics.ts';
 import { loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
 
 /** The whole web surface; each resource is its own file mounted here. */
@@ -17,6 +18,11 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/api/stores', storesApiRoutes(ctx));
   app.route('/api/whatsapp', whatsappApiRoutes(ctx));
   app.route('/api/kaspi', kaspiApiRoutes(ctx));
+  collectQueueDepthFrom(ctx.pool);
+  app.use('/webhooks/waha/*', async (c, next) => {
+    await next();
+    wahaWebhooks.inc({ code: String(c.res.status) });
+  });
   app.route('/', wahaWebhookRoutes(ctx));
   app.route('/', staticRoutes());
   app.route('/', loginPageRoutes(ctx));

@@ -16,6 +16,8 @@ import { assertPortsFree, PortInUseError } from '../lib/runtime/ports.ts';
 import { loadOrCreateAppSecret, readRuntimeState, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
 import { ensureTemporalCli, isAlive } from '../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../lib/runtime/temporal-dev-server.ts';
+import { enableSdkMetrics } from '../lib/temporal/sdk-metrics.ts';
+import { findFreePort } from '../lib/runtime/ports.ts';
 import { ensureMaintenanceSchedules } from '../lib/temporal/maintenance-schedules.ts';
 import { ensureReconcileSchedule, reconcileSchedules } from '../lib/temporal/schedules.ts';
 import { startWorker, type RunningWorker } from '../lib/temporal/worker.ts';
@@ -155,6 +157,7 @@ try {
   stack.push({ name: 'connections', stop: () => ctx.close() });
   if (demoMode) await assertDemoDataIsolated(ctx); // demo: before the worker polls anything
 
+  enableSdkMetrics(`127.0.0.1:${await findFreePort()}`); // Temporal SDK worker metrics, appended to /metrics
   const worker: RunningWorker = await startWorker(ctx);
   stack.push({ name: 'worker', stop: () => worker.shutdown() });
   worker.done.catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { NotificationStatus } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
+import { notificationsByStatus } from '../metrics.ts';
 
 /**
  * The one way a notification's status changes. Status only moves forward:
@@ -56,7 +57,7 @@ export async function applyStatus(db: Executor, change: StatusChange): Promise<N
   } else {
     guard = sql`${rankSql} < ${STATUS_RANK[to]}`;
   }
-  const rows = await db.execute<{ previous: NotificationStatus }>(sql`
+  const rows = await db.execute<{ previous: NotificationStatus; store_id: string; event: string }>(sql`
     with prev as (select id, status from notifications where id = ${notificationId} for update)
     update notifications n set
       status = ${to},
@@ -68,9 +69,10 @@ export async function applyStatus(db: Executor, change: StatusChange): Promise<N
       updated_at = ${at}
     from prev
     where n.id = prev.id and ${guard}
-    returning prev.status as previous`);
+    returning prev.status as previous, n.store_id, n.event`);
   const previous = rows.rows[0]?.previous;
   if (previous !== undefined) {
+    notificationsByStatus.inc({ status: to, event: rows.rows[0]!.event, store: rows.rows[0]!.store_id });
     await db.execute(sql`
       insert into message_events (store_id, notification_id, kind, from_status, to_status, detail, created_at)
       select store_id, id, 'status', ${previous}, ${to}, ${JSON.stringify({ source: change.source, reasonCode: change.reasonCode ?? null })}::jsonb, ${at}

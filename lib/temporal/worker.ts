@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities/index.ts';
 import type { AppContext } from '../context.ts';
+import { sdkTelemetryOptions } from './sdk-metrics.ts';
 
 export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index.ts');
 
@@ -21,6 +22,7 @@ function installRuntime(ctx: AppContext): void {
   const level: LogLevel = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN';
   const log = ctx.logger.child({ component: 'temporal-sdk' });
   Runtime.install({
+    ...sdkTelemetryOptions(),
     logger: new DefaultLogger(level, (entry) => {
       const fields = { ...entry.meta };
       if (entry.level === 'ERROR') log.error(fields, entry.message);
