@@ -201,6 +201,7 @@ export const ru = {
     firstSeen: 'Впервые замечен',
     lastSeen: 'Последний раз',
     unknown: 'Заказ ещё не сохранён (есть только сообщения).',
+    sources: { poll: 'Опрос Kaspi', push: 'Передан через API' } as Record<string, string>,
     messages: 'Сообщения по заказу',
     back: '← К сообщениям',
   },

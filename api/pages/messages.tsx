@@ -233,7 +233,7 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
           {d.order ? (
             <dl class="kv kv-wide">
               <dt>{O.state}</dt><dd>{d.order.state} / {d.order.status} <span class={`badge ${d.order.is_open ? 'badge-ok' : 'badge-muted'}`}>{d.order.is_open ? O.open : O.closed}</span></dd>
-              <dt>{O.source}</dt><dd>{d.order.source}</dd>
+              <dt>{O.source}</dt><dd>{O.sources[d.order.source] ?? d.order.source}</dd>
               <dt>{O.created}</dt><dd>{formatDateTime(d.order.creation_date, tz)}</dd>
               <dt>{O.firstSeen}</dt><dd>{formatDateTime(d.order.first_seen_at, tz)}</dd>
               <dt>{O.lastSeen}</dt><dd>{formatDateTime(d.order.last_seen_at, tz)}</dd>
