@@ -1,0 +1,102 @@
+import { inArray, isNotNull, and } from 'drizzle-orm';
+import { notifications } from '../../drizzle/schema.ts';
+import { pollWorkflowId } from '../../workflows/config.ts';
+import { countActions, mergeCounts, type ActionKind } from '../lib/actions.ts';
+import { createOrder, createStores, pool, statusCounts } from '../lib/fixtures.ts';
+import type { BenchEnv, HeartbeatStats, WorkerProcess } from '../lib/env.ts';
+import { round, sleep, waitFor } from '../lib/stats.ts';
+import { deleteSchedules, startSchedules } from './latency.ts';
+import { pollUntilDrained } from './throughput.ts';
+
+function heartbeatDelta(after: HeartbeatStats, before: HeartbeatStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v.withHeartbeat - (before[k]?.withHeartbeat ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+/**
+ * Billable actions from real histories: (a) 2 stores × 10 orders through the real pipeline, each
+ * poll started directly (no schedule) — per delivered notification; (b) one store on its Schedule
+ * with no orders for ~3 runs — per idle poll, plus the Schedule's own action per run.
+ * Heartbeats are not in histories: the worker counts activity executions that heartbeated; each
+ * here is shorter than the SDK's throttle interval (80 % of the heartbeat timeout), so each
+ * sent exactly one heartbeat to the server.
+ */
+export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollIntervalSeconds: number }, log: (s: string) => void) {
+  const client = env.ctx.temporal;
+  // (a) delivered notifications
+  const stores = await createStores(env, 2, { label: 'cost' });
+  const ids = stores.map((s) => s.id);
+  for (const s of stores) for (let i = 0; i < 10; i++) createOrder(env, s);
+  const hb0 = await worker.heartbeats();
+  await pollUntilDrained(env, 'bench-pipeline', ids, 'cost');
+  await waitFor(async () => ((await statusCounts(env, ids)).read ?? 0) >= 20, 120_000);
+  await sleep(1000);
+  const hb1 = await worker.heartbeats();
+  const rows = await env.ctx.db.select({ wf: notifications.workflowId }).from(notifications).where(and(inArray(notifications.storeId, ids), isNotNull(notifications.workflowId)));
+  const notifBy: Partial<Record<ActionKind, number>> = {};
+  const activityNames: Record<string, number> = {};
+  let notifTotal = 0;
+  await pool(rows, 10, async (r) => {
+    const c = countActions(await client.workflow.getHandle(r.wf!).fetchHistory());
+    notifTotal += c.total;
+    mergeCounts(notifBy, c.by);
+    for (const [k, v] of Object.entries(c.activities)) activityNames[k] = (activityNames[k] ?? 0) + v;
+  });
+  const pollBy: Partial<Record<ActionKind, number>> = {};
+  let pollTotal = 0;
+  for (const [i] of ids.entries()) {
+    const c = countActions(await client.workflow.getHandle(`kaspi-poll-run:${ids[i]}:cost-${i}-0`).fetchHistory());
+    pollTotal += c.total;
+    mergeCounts(pollBy, c.by);
+  }
+  const hbDelivered = heartbeatDelta(hb1, hb0);
+  const hbNotif = (hbDelivered.claimAndSend ?? 0) + (hbDelivered.lookUpAttempt ?? 0) + (hbDelivered.checkSentMessage ?? 0);
+  const hbPoll = hbDelivered.pollKaspiStore ?? 0;
+  const n = rows.length;
+  const perNotificationOwn = (notifTotal + hbNotif) / n;
+  // The poll's share that grows with each notification: markNotificationStarted (1 activity each).
+  const marginalPoll = (pollBy.activity ?? 0) - ids.length; // minus one pollKaspiStore per poll
+  const perNotification = perNotificationOwn + marginalPoll / n;
+  const fixedPoll = (pollTotal - marginalPoll + hbPoll) / ids.length; // start + pollKaspiStore + heartbeat
+
+  // (b) idle polls on a Schedule
+  log('  idle store on its Schedule…');
+  const [idle] = await createStores(env, 1, { label: 'idle', pollIntervalSeconds: o.pollIntervalSeconds, waha: false });
+  const hb2 = await worker.heartbeats();
+  await startSchedules(env, [idle!], 'bench-pipeline');
+  await sleep(o.pollIntervalSeconds * 3000 + 3000);
+  await deleteSchedules(env, [idle!]);
+  await sleep(1500);
+  const hb3 = await worker.heartbeats();
+  const idleBy: Partial<Record<ActionKind, number>> = {};
+  let idleTotal = 0;
+  let runs = 0;
+  for await (const wf of client.workflow.list({ query: `WorkflowId = "${pollWorkflowId(idle!.id)}" AND ExecutionStatus = "Completed"` })) {
+    const c = countActions(await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+    idleTotal += c.total;
+    mergeCounts(idleBy, c.by);
+    runs++;
+  }
+  const hbIdle = heartbeatDelta(hb3, hb2).pollKaspiStore ?? 0;
+  const perIdle = runs ? (idleTotal + Math.min(hbIdle, runs) + runs /* schedule action */) / runs : null;
+
+  return {
+    delivered: {
+      notifications: n,
+      polls: ids.length,
+      notificationHistoryActions: notifBy,
+      activitiesScheduled: activityNames,
+      heartbeats: hbDelivered,
+      perNotificationOwn: round(perNotificationOwn, 2),
+      perNotificationWithPollShare: round(perNotification, 2),
+      pollFixedActions: round(fixedPoll, 2),
+      perNotificationScheduledOnePerPoll: round(perNotification + (fixedPoll + 1), 2),
+    },
+    idle: { runs, historyActions: idleBy, heartbeats: hbIdle, scheduleActionsPerRun: 1, perIdlePoll: round(perIdle, 2) },
+    targets: { perNotification: 8, perIdlePoll: 4 },
+  };
+}

@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, startBenchEnv, startWorkerProcess, type BenchEnv, type WorkerProcess } from './lib/env.ts';
+import { runFloor, runThroughput } from './figures/throughput.ts';
+import { runLatency } from './figures/latency.ts';
+import { runCost } from './figures/cost.ts';
+import { runMemory } from './figures/memory.ts';
+import { runPolling } from './figures/polling.ts';
+import { runAdmin } from './figures/admin.ts';
+import { renderMarkdown, renderTable, type Results } from './lib/report.ts';
+
+/**
+ * `npm run bench` — every figure, or `npm run bench -- --only throughput,latency`.
+ * Sizes are flags (see bench/README.md). Prints a table, writes bench/results/latest.json and
+ * bench/RESULTS.md (the last full or partial run).
+ */
+const FIGURES = ['throughput', 'floor', 'latency', 'cost', 'memory', 'polling', 'admin'] as const;
+type Figure = (typeof FIGURES)[number];
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    stores: { type: 'string', default: '20' },
+    orders: { type: 'string', default: '100' },
+    'latency-stores': { type: 'string', default: '20' },
+    'latency-seconds': { type: 'string', default: '60' },
+    'latency-rate': { type: 'string' },
+    'poll-interval': { type: 'string', default: '10' },
+    'memory-waiting': { type: 'string', default: '10000' },
+    'memory-cache': { type: 'string' },
+    'memory-budget-seconds': { type: 'string', default: '180' },
+    'polling-stores': { type: 'string', default: '1000' },
+    'polling-interval': { type: 'string', default: '30' },
+    'polling-seconds': { type: 'string', default: '150' },
+    'admin-rows': { type: 'string', default: '1000000' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+const only = new Set<Figure>((values.only ? values.only.split(',').map((s) => s.trim()) : FIGURES) as Figure[]);
+for (const f of only) if (!FIGURES.includes(f)) throw new Error(`unknown figure '${f}'; one of ${FIGURES.join(', ')}`);
+const num = (k: keyof typeof values) => Number(values[k]);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function machine() {
+  const sh = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    nproc: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memory: sh('free', ['-h']).split('\n')[1]?.replace(/\s+/g, ' ') ?? 'unknown',
+    node: process.version,
+    temporalCli: '',
+    temporalSdk: '1.24',
+    date: new Date().toISOString(),
+  };
+}
+
+const started = Date.now();
+const results: Results = { machine: machine(), options: { ...values }, figures: {} };
+let env: BenchEnv | undefined;
+let realWorker: WorkerProcess | undefined;
+try {
+  env = await startBenchEnv(log);
+  results.machine.temporalCli = execFileSync(env.temporalCli, ['--version'], { encoding: 'utf8' }).trim();
+  results.machine.database = process.env.DATABASE_URL ? 'PostgreSQL at DATABASE_URL (fresh database)' : 'embedded PostgreSQL (fresh, temp folder)';
+  results.machine.temporal = 'temporal server start-dev, in memory';
+  const profDir = values['cpu-prof'] ? path.join(BENCH_DIR, 'results', 'profiles') : undefined;
+  const needsReal = ['throughput', 'latency', 'cost', 'polling'].some((f) => only.has(f as Figure));
+  if (needsReal) realWorker = await startWorkerProcess(env, { mode: 'real', taskQueue: 'bench-pipeline', cpuProfDir: profDir });
+  const sizes = { stores: num('stores'), ordersPerStore: num('orders'), timeoutMs: 8 * 60_000 };
+
+  if (only.has('throughput')) {
+    log(`throughput: ${sizes.stores} stores × ${sizes.ordersPerStore} orders`);
+    results.figures.throughput = await runThroughput(env, realWorker!, sizes, log);
+    log(`  → ${JSON.stringify(results.figures.throughput)}`);
+  }
+  if (only.has('floor')) {
+    const floorWorker = await startWorkerProcess(env, { mode: 'noop', taskQueue: 'bench-floor' });
+    try {
+      results.figures.floor = await runFloor(env, floorWorker, sizes, log);
+      log(`  → ${JSON.stringify(results.figures.floor)}`);
+    } finally {
+      await floorWorker.stop();
+    }
+  }
+  if (only.has('latency')) {
+    const max = results.figures.throughput?.perSecond;
+    const rate = values['latency-rate'] ? Number(values['latency-rate']) : max ? max / 2 : 5;
+    log(`latency: ${rate.toFixed(2)}/s for ${values['latency-seconds']} s over ${values['latency-stores']} stores, poll interval ${values['poll-interval']} s`);
+    results.figures.latency = await runLatency(env, { stores: num('latency-stores'), seconds: num('latency-seconds'), rate, pollIntervalSeconds: num('poll-interval'), maxRate: max ?? null }, log);
+    log(`  → ${JSON.stringify(results.figures.latency)}`);
+  }
+  if (only.has('cost')) {
+    log('cost: billable actions from histories');
+    results.figures.cost = await runCost(env, realWorker!, { pollIntervalSeconds: 10 }, log);
+    log(`  → ${JSON.stringify(results.figures.cost)}`);
+  }
+  if (only.has('polling')) {
+    log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s for ${values['polling-seconds']} s`);
+    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds') }, log);
+    log(`  → ${JSON.stringify(results.figures.polling)}`);
+  }
+  if (realWorker) {
+    await realWorker.stop();
+    realWorker = undefined;
+  }
+  if (only.has('memory')) {
+    log(`memory: ${values['memory-waiting']} waiting (budget ${values['memory-budget-seconds']} s)`);
+    results.figures.memory = await runMemory(env, {
+      waiting: num('memory-waiting'),
+      cache: values['memory-cache'] ? num('memory-cache') : undefined,
+      budgetSeconds: num('memory-budget-seconds'),
+      cpuProfDir: profDir,
+    }, log);
+    log(`  → ${JSON.stringify(results.figures.memory)}`);
+  }
+  if (only.has('admin')) {
+    log(`admin: ${values['admin-rows']} notification rows`);
+    results.figures.admin = await runAdmin(env, { rows: num('admin-rows') }, log);
+    log(`  → ${JSON.stringify(results.figures.admin)}`);
+  }
+} finally {
+  await realWorker?.stop().catch(() => undefined);
+  await env?.close().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+}
+results.durationSeconds = Math.round((Date.now() - started) / 1000);
+
+const table = renderTable(results);
+process.stdout.write(`${table}\n`);
+if (!values['no-write']) {
+  mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
+  writeFileSync(path.join(BENCH_DIR, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), renderMarkdown(results, table));
+  log(`wrote bench/results/latest.json and bench/RESULTS.md (${results.durationSeconds} s)`);
+}
+process.exit(0);
