@@ -30,7 +30,8 @@ import type { AppContext } from '../lib/context.ts';
 import { KaspiClient, KaspiAuthError } from '../lib/kaspi/client.ts';
 import { isEventCurrent, isFresh, freshUntil } from '../lib/kaspi/events.ts';
 import { parseOrderSnapshot, type KaspiOrder } from '../lib/kaspi/orders.ts';
-import { applyStatus, FINAL_STATUSES, setWaitingReason, statusForAck } from '../lib/notifications/status.ts';
+import { applyPendingAcks, recordAck } from '../lib/notifications/acks.ts';
+import { applyStatus, FINAL_STATUSES, setWaitingReason } from '../lib/notifications/status.ts';
 import { decideClaim, localDayStart, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
@@ -483,26 +484,4 @@ async function markAttemptSent(ctx: AppContext, attemptId: string, notificationI
   await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'lookup', at: ctx.now() });
   if (ack !== null) await recordAck(ctx, attemptId, notificationId, ack, 'lookup');
   await applyPendingAcks(ctx, keyIdOf(messageId));
-}
-
-/** Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. */
-export async function recordAck(ctx: Pick<AppContext, 'db' | 'now'>, attemptId: string, notificationId: string, ack: number, source: string): Promise<void> {
-  await ctx.db.execute(sql`
-    update message_attempts set last_ack = case
-      when ${ack} < 0 then case when coalesce(last_ack, 0) < 2 then ${ack} else last_ack end
-      else greatest(coalesce(last_ack, ${ack}), ${ack}) end
-    where id = ${attemptId}`);
-  const to = statusForAck(ack);
-  if (to) await applyStatus(ctx.db, { notificationId, to, reasonCode: to === 'failed' ? 'ack_error' : null, reason: to === 'failed' ? reasonText('ack_error') : null, source, at: ctx.now() });
-}
-
-/** Acks that arrived before their message id was stored are applied once it is. */
-export async function applyPendingAcks(ctx: Pick<AppContext, 'db' | 'now'>, keyId: string): Promise<number> {
-  const [attempt] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.wahaKeyId, keyId)).orderBy(desc(messageAttempts.startedAt)).limit(1);
-  if (!attempt) return 0;
-  const pending = await ctx.db.execute<{ id: number; ack: number }>(sql`
-    update message_events set pending = false, notification_id = ${attempt.notificationId}
-    where pending and waha_key_id = ${keyId} returning id, ack`);
-  for (const row of pending.rows.sort((a, b) => a.ack - b.ack)) await recordAck(ctx, attempt.id, attempt.notificationId, row.ack, 'webhook');
-  return pending.rows.length;
 }

@@ -1,12 +1,13 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { recordAck } from '../../activities/notification.ts';
+import { recordAck } from '../../lib/notifications/acks.ts';
 import { messageAttempts, messageEvents, notifications, optOuts, senders, stores } from '../../drizzle/schema.ts';
 import type { AppContext } from '../../lib/context.ts';
 import { parseWebhook, verifyWebhookHmac, keyIdOf, normalizeSessionStatus, WebhookPayloadError, WEBHOOK_HEADERS } from '../../lib/waha/webhooks.ts';
-import { ackSignal, wakeSignal } from '../../workflows/signals.ts';
+import { wakeWaiting } from '../../lib/notifications/wake.ts';
+import { ackSignal } from '../../workflows/signals.ts';
 
 /**
  * POST /webhooks/waha/:storeId — WAHA's events for the store's WhatsApp number.
@@ -122,20 +123,4 @@ async function signalBestEffort(ctx: AppContext, workflowId: string, ack: number
     // A finished workflow no longer listens; the status is already in PostgreSQL.
     if (!(err instanceof WorkflowNotFoundError)) ctx.logger.warn({ workflowId, err: (err as Error).message }, 'ack signal failed');
   }
-}
-
-/** When WhatsApp comes back, notifications waiting for it claim again at once instead of after their backoff. */
-export async function wakeWaiting(ctx: AppContext, senderId: string): Promise<number> {
-  const waiting = await ctx.db.execute<{ workflow_id: string }>(sql`
-    select n.workflow_id from notifications n join stores s on s.id = n.store_id
-    where s.sender_id = ${senderId} and n.status in ('queued', 'scheduled') and n.workflow_id is not null
-    limit 1000`);
-  for (const { workflow_id } of waiting.rows) {
-    try {
-      await ctx.temporal.workflow.getHandle(workflow_id).signal(wakeSignal);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) ctx.logger.warn({ workflowId: workflow_id }, 'wake signal failed');
-    }
-  }
-  return waiting.rows.length;
 }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { applyStatus } from '../notifications/status.ts';
-import { wakeWaiting } from '../../api/webhooks/waha.ts';
+import { wakeWaiting } from '../notifications/wake.ts';
 import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { updateStore, type StoreView } from './stores.ts';

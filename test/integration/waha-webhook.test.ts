@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { messageAttempts, messageEvents, notifications, optOuts, senders } from '../../drizzle/schema.ts';
+import { applyPendingAcks } from '../../lib/notifications/acks.ts';
 import { signWebhook } from '../../lib/waha/webhooks.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { createSender, createStore, queueNotification, sampleOrder } from '../support/fixtures.ts';
@@ -91,7 +92,6 @@ describe('WAHA webhook', () => {
     const res = await post(m.store.id, m.ack(2));
     expect(await res.json()).toMatchObject({ pending: true });
     expect(await m.status()).toBe('sent');
-    const { applyPendingAcks } = await import('../../activities/notification.ts');
     await ctx.db.update(messageAttempts).set({ wahaKeyId: m.keyId }).where(eq(messageAttempts.notificationId, m.n.id));
     expect(await applyPendingAcks(ctx, m.keyId)).toBe(1);
     expect(await m.status()).toBe('delivered');
