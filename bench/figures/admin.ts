@@ -72,7 +72,7 @@ export async function runAdmin(env: BenchEnv, o: { rows: number }, log: (s: stri
   const original = pool.query.bind(pool);
   pool.query = (...a: unknown[]) => {
     const q = a[0] as { text?: string; values?: unknown[] } | string;
-    if (typeof q === 'object' && q?.text) captured.push({ text: q.text, values: q.values ?? [] });
+    if (typeof q === 'object' && q?.text) captured.push({ text: q.text, values: q.values ?? (a[1] as unknown[] | undefined) ?? [] });
     else if (typeof q === 'string') captured.push({ text: q, values: (a[1] as unknown[]) ?? [] });
     return original(...a);
   };

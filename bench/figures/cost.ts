@@ -1,6 +1,5 @@
 import { inArray, isNotNull, and } from 'drizzle-orm';
 import { notifications } from '../../drizzle/schema.ts';
-import { pollWorkflowId } from '../../workflows/config.ts';
 import { countActions, mergeCounts, type ActionKind } from '../lib/actions.ts';
 import { createOrder, createStores, pool, statusCounts } from '../lib/fixtures.ts';
 import type { BenchEnv, HeartbeatStats, WorkerProcess } from '../lib/env.ts';
@@ -75,7 +74,7 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const idleBy: Partial<Record<ActionKind, number>> = {};
   let idleTotal = 0;
   let runs = 0;
-  for await (const wf of client.workflow.list({ query: `WorkflowId = "${pollWorkflowId(idle!.id)}" AND ExecutionStatus = "Completed"` })) {
+  for await (const wf of client.workflow.list({ query: `WorkflowType = "kaspiPollWorkflow" AND StoreId = "${idle!.id}" AND ExecutionStatus = "Completed"` })) {
     const c = countActions(await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
     idleTotal += c.total;
     mergeCounts(idleBy, c.by);

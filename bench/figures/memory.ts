@@ -75,7 +75,8 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
     });
     const startSeconds = (Date.now() - t0) / 1000;
     log(`  started ${started}/${o.waiting} in ${Math.round(startSeconds)} s; waiting until all are sent…`);
-    await waitFor(async () => ((await statusCounts(env, storeIds)).sent ?? 0) >= started, 300_000, 1000);
+    await waitFor(async () => ((await statusCounts(env, storeIds)).sent ?? 0) >= started, 240_000, 1000);
+    const stuck = await statusCounts(env, storeIds);
     await sleep(5000);
     const waitingCount = (await statusCounts(env, storeIds)).sent ?? 0;
     const waitingMb = rssMb(worker.pid);
@@ -127,7 +128,8 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
       extrapolatedAt10kMb: waitingCount >= 10_000 ? round(waitingMb, 1) : round(at10k, 1),
       extrapolated: waitingCount < 10_000,
       stillSentAfterRelease: open[0]?.n ?? 0,
-      samples,
+      statusesWhenMeasured: stuck,
+      samples: samples.filter((_, i) => i % 5 === 0),
       target: 350,
     };
   } finally {

@@ -98,9 +98,14 @@ export function createOrder(env: BenchEnv, store: BenchStore): { code: string; v
 
 export async function statusCounts(env: BenchEnv, storeIds: string[]): Promise<Record<string, number>> {
   const rows = await env.ctx.db
-    .select({ status: notifications.status, n: sql<number>`count(*)::int` })
+    .select({ status: notifications.status, reason: notifications.reasonCode, n: sql<number>`count(*)::int` })
     .from(notifications)
     .where(inArray(notifications.storeId, storeIds))
-    .groupBy(notifications.status);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    .groupBy(notifications.status, notifications.reasonCode);
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    out[r.status] = (out[r.status] ?? 0) + r.n;
+    if (r.reason && r.status !== 'read') out[`${r.status}:${r.reason}`] = r.n;
+  }
+  return out;
 }
