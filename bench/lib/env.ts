@@ -121,7 +121,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   const kaspiPort = (kaspiServer.address() as { port: number }).port;
   const kaspiUrl = `http://127.0.0.1:${kaspiPort}`;
 
-  const waha = await startWahaSimulator({ engine: 'GOWS', apiKey: 'bench-key', ackDelaysMs: [10, 20, 30], startDelayMs: 5 });
+  const waha = await startWahaSimulator({ engine: 'GOWS', apiKey: 'bench-key', ackDelaysMs: [10, 20, 30], startDelayMs: 300 });
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', KASPI_API_URL: kaspiUrl, TEMPORAL_TASK_QUEUE: 'bench-pipeline' });
   const ctx = await createContext(config, { databaseUrl, temporalAddress: devServer!.address, appSecret: APP_SECRET }, { logger: createLogger({ level: 'warn', pretty: false }), poolSize: 20 });
   const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
