@@ -73,6 +73,7 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
                 <button type="submit" class="btn btn-small js-hide">{ru.go}</button>
               </form>
             ) : null}
+            <a class="btn btn-small btn-topbar" href="/stores/new" id="add-store">{ru.addStore}</a>
             <div class="user">
               <span class="user-email">{props.email}</span>
               <form method="post" action="/logout" class="inline">

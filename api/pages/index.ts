@@ -7,6 +7,7 @@ import { dashboardPageRoutes } from './dashboard.tsx';
 import { messagePageRoutes } from './messages.tsx';
 import { optOutPageRoutes } from './opt-outs.tsx';
 import { settingsPageRoutes } from './settings.tsx';
+import { storeCreatePageRoutes } from './stores.tsx';
 import { templatePageRoutes } from './templates.tsx';
 
 export { loginPageRoutes } from './login.tsx';
@@ -26,6 +27,8 @@ export function storePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     c.header('X-Frame-Options', 'DENY');
     c.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
   });
+  // Before the store pages: /stores/new is not a store id.
+  app.route('/', storeCreatePageRoutes(ctx));
   app.route('/', dashboardPageRoutes(ctx));
   app.route('/', templatePageRoutes(ctx));
   app.route('/', settingsPageRoutes(ctx));

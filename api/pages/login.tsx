@@ -53,9 +53,13 @@ export function loginPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const session = c.get('session');
     return c.html(
       <Shell title={ru.noStores.title} csrf={session?.csrfToken ?? ''} email={session?.email ?? ''} stores={[]} store={null}>
-        <div class="card">
+        <div class="card" id="no-stores">
           <h1>{ru.noStores.title}</h1>
           <p>{ru.noStores.text}</p>
+          <div class="actions">
+            <a class="btn btn-primary" href="/stores/new" id="create-first-store">{ru.noStores.create}</a>
+          </div>
+          <p class="hint">{ru.noStores.apiNote}</p>
         </div>
       </Shell>,
     );

@@ -1,12 +1,16 @@
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
-import { NOTIFICATION_STATUSES, NOTIFY_EVENTS } from '../../drizzle/schema.ts';
+import { and, eq } from 'drizzle-orm';
+import { NOTIFICATION_STATUSES, NOTIFY_EVENTS, notifications } from '../../drizzle/schema.ts';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
-import { ValidationError } from '../../lib/services/errors.ts';
+import { isUuid, requireStore } from '../../lib/services/access.ts';
+import { recordAudit } from '../../lib/services/audit.ts';
+import { NotFoundError, ValidationError } from '../../lib/services/errors.ts';
 import { getMessageDetail, getOrderDetail } from '../../lib/services/message-detail.ts';
 import { exportMessagesCsv, listMessages, type MessageView } from '../../lib/services/messages.ts';
+import { RESENDABLE_STATUSES, resendOne, type ResendableStatus } from '../../lib/services/resend.ts';
 import { Alert, Card, Empty, EventLabel, Field, StatusBadge } from '../../views/components.tsx';
 import { fmt, formatDateTime, ru } from '../../views/i18n.ts';
 import { loadStorePage, renderShell, temporalWorkflowUrl, type StorePage } from './common.tsx';
@@ -169,6 +173,15 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const tz = page.store.timezone;
     return c.html(
       <div class="detail" id={`detail-body-${d.notification.id}`}>
+        {RESENDABLE_STATUSES.includes(d.notification.status as ResendableStatus) ? (
+          <div class="resend" id={`resend-${d.notification.id}`}>
+            <button type="button" class="btn btn-small btn-primary" hx-post={`${page.base}/messages/${d.notification.id}/resend`}
+              hx-target={`#resend-${d.notification.id}`} hx-swap="innerHTML" hx-confirm={L.resendConfirm} id={`resend-button-${d.notification.id}`}>
+              {L.resend}
+            </button>
+            <span class="hint"> {L.resendHint}</span>
+          </div>
+        ) : null}
         {d.notification.workflowId ? (
           <p>
             <a href={temporalWorkflowUrl(ctx, d.notification.workflowId)} target="_blank" rel="noopener noreferrer" class="workflow-link">
@@ -217,6 +230,33 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
         </div>
       </div>,
     );
+  });
+
+  /**
+   * The detail's resend button (failed / undelivered only). The store and the notification are
+   * checked here — resendOne itself takes any id — so another store's id is the same 404 as an
+   * unknown one. Every outcome is a 200 fragment (htmx swaps only 2xx) saying what happened.
+   */
+  app.post('/:storeId/messages/:notificationId/resend', async (c) => {
+    const actor = c.get('actor');
+    const store = await requireStore(ctx, actor, c.req.param('storeId'));
+    const id = c.req.param('notificationId');
+    if (!isUuid(id)) throw new NotFoundError();
+    const [n] = await ctx.db.select({ id: notifications.id, status: notifications.status }).from(notifications)
+      .where(and(eq(notifications.id, id), eq(notifications.storeId, store.id)));
+    if (!n) throw new NotFoundError();
+    const r = await resendOne(ctx, n.id, { requestedBy: `admin:${actor.userId}` });
+    if (r.result === 'started') {
+      await recordAudit(ctx.db, { storeId: store.id, actor, action: 'notification.resend', details: { notification_id: n.id, workflow_id: r.workflowId, attempt_no: r.attemptNo } });
+      return c.html(<Alert tone="ok" id="resend-result">{fmt(L.resendStarted, { n: r.attemptNo })}</Alert>);
+    }
+    if (r.result === 'skipped' && r.reason === 'not_found') throw new NotFoundError();
+    if (r.result === 'skipped' && r.reason === 'expired') return c.html(<Alert tone="warn" id="resend-result">{L.resendExpired}</Alert>);
+    if (r.result === 'skipped' && r.reason === 'in_progress') return c.html(<Alert tone="warn" id="resend-result">{L.resendInProgress}</Alert>);
+    // not_resendable: the status is not (or no longer) failed / undelivered.
+    const [now] = await ctx.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, n.id));
+    const status = now?.status ?? n.status;
+    return c.html(<Alert tone="bad" id="resend-result">{fmt(L.resendNotAllowed, { status: ru.statuses[status] ?? status })}</Alert>);
   });
 
   app.get('/:storeId/orders/:orderCode', async (c) => {

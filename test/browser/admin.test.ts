@@ -217,6 +217,7 @@ describe('admin console in Chromium', () => {
     expect(await detail.textContent()).toContain('Workflow в Temporal UI');
     expect(await detail.locator('a.workflow-link').getAttribute('href')).toContain(`/workflows/${encodeURIComponent(workflowId)}`);
     expect(await detail.locator('.history .badge-read').count()).toBeGreaterThan(0);
+    expect(await detail.locator('[id^="resend-button"]').count()).toBe(0); // only failed / undelivered can be resent
     await shot('10-messages-detail');
 
     // Filters keep working.
@@ -285,5 +286,43 @@ describe('admin console in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
 
     expect(problems).toEqual([]);
+  });
+
+  it('a seller without a store creates one through the form', { timeout: 60_000 }, async () => {
+    const sellerEmail = `seller-${Date.now()}@example.kz`;
+    await createUser(ctx.db, { email: sellerEmail, password: PASSWORD });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' });
+    const own = await context.newPage();
+    const errors: string[] = [];
+    own.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+    own.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+    });
+    await own.goto(`${web.url}/login`);
+    await own.fill('#email', sellerEmail);
+    await own.fill('#password', PASSWORD);
+    await own.click('button[type=submit]');
+    // The first page after login: the empty state with the create button.
+    await own.waitForSelector('#create-first-store');
+    expect(await own.textContent('#create-first-store')).toBe('Создать магазин');
+    await own.click('#create-first-store');
+    await own.waitForURL(`${web.url}/stores/new`);
+    await own.fill('#name', 'Магазин «Новый»');
+    await own.fill('#poll_interval_seconds', '5');
+    await own.click('#create-store');
+    await own.waitForSelector('#poll_interval_seconds-error');
+    expect(await own.textContent('#poll_interval_seconds-error')).toBe('От 10 до 3600 секунд');
+    await own.evaluate('window.scrollTo(0, 0)');
+    await own.screenshot({ path: path.join(SHOTS, '00-new-store.png'), fullPage: true });
+    await own.fill('#poll_interval_seconds', '90');
+    await own.fill('#kaspi_merchant_uid', '30012345');
+    await own.click('#create-store');
+    await own.waitForURL(/\/stores\/[0-9a-f-]{36}\/settings$/);
+    expect(await own.textContent('.flash')).toContain('Магазин создан');
+    expect(await own.inputValue('#name')).toBe('Магазин «Новый»');
+    expect(await own.inputValue('#poll_interval_seconds')).toBe('90');
+    expect(await own.textContent('#store-switch')).toContain('Магазин «Новый»');
+    await context.close();
+    expect(errors).toEqual([]);
   });
 });
