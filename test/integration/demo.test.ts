@@ -9,6 +9,7 @@ import { assertDemoDataIsolated, DemoRefusedError, DEMO_STORE_NAME, DEMO_TEMPLAT
 import type { RunningKaspiSimulator } from '../../simulators/kaspi/server.ts';
 import { pollScheduleId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** `npm run demo` minus the process around it: simulators, demo store, trickle, real worker and web app. */
 let ctx: TestContext;
@@ -37,15 +38,6 @@ afterAll(async () => {
   await worker?.shutdown();
   await ctx?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('demo', () => {
   it('orders trickle in and buyers get Russian messages that reach read', async () => {

@@ -10,6 +10,7 @@ import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/se
 import { pollWorkflowId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
 import { createSender, createStore, createTemplate } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** A Kaspi order → poll → notification workflow → WAHA → acks → `read`, with nothing stubbed inside. */
 let ctx: TestContext;
@@ -33,15 +34,6 @@ afterAll(async () => {
   await worker?.shutdown();
   await ctx?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('end to end', () => {
   it('a Kaspi order becomes a read WhatsApp message, and its lifecycle becomes the next messages', async () => {

@@ -10,6 +10,7 @@ import type { NotificationInput } from '../../workflows/notification.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
 import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * The notification workflow end to end on the real Temporal server and PostgreSQL, against the
@@ -76,15 +77,6 @@ async function notification(id: string) {
 async function expectRead(id: string) {
   await eventually(async () => (await notification(id)).status === 'read');
   return notification(id);
-}
-
-async function eventually(check: () => Promise<boolean>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 }
 
 describe('notification workflow', () => {

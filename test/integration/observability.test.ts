@@ -19,6 +19,7 @@ import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/se
 import { StoreIdKey } from '../../workflows/config.ts';
 import { startTestWorker, TEST_APP_SECRET } from '../support/context.ts';
 import { createSender, createStore, createTemplate } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * A full flow — Kaspi poll (simulator) → notification workflow → WAHA (simulator) → signed acks to
@@ -68,15 +69,6 @@ afterAll(async () => {
   await ctx?.close();
   await kaspi?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let total = 0;

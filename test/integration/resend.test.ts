@@ -16,6 +16,7 @@ import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../.
 import type { NotificationInput } from '../../workflows/notification.ts';
 import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
 import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Resend on the real Temporal server and PostgreSQL, against the WAHA simulator and our web app. */
 let ctx: TestContext;
@@ -39,15 +40,6 @@ afterAll(async () => {
   await worker?.shutdown();
   await ctx?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 async function connectedStore() {
   const sender = await createSender(ctx, { wahaServerUrl: waha.url, apiKey: API_KEY, webhookSecret: SECRET });

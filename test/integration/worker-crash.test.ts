@@ -10,6 +10,7 @@ import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/se
 import { notifyWorkflowId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
 import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * A worker killed (SIGKILL) while WAHA is sending: the message did leave, our row says "sending".
@@ -34,15 +35,6 @@ afterAll(async () => {
   await web?.close();
   await ctx?.close();
 });
-
-async function eventually(check: () => Promise<boolean>, ms: number) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('worker killed mid-send', () => {
   it('the restarted worker finds the message sent and never sends it twice', async () => {

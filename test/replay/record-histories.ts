@@ -32,6 +32,7 @@ import { startWahaSimulator } from '../../simulators/waha/server.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
 import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { eventually } from '../support/eventually.ts';
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
 const API_KEY = 'waha-key';
@@ -63,15 +64,6 @@ const ctx = await createContext(config, { databaseUrl: dbUrl.toString(), tempora
 const worker = await startWorker(ctx);
 const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
 const waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: API_KEY, ackDelaysMs: [50, 100, 150] });
-
-async function eventually(check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 async function connectedStore(senderValues: Partial<Parameters<typeof createSender>[1]> = {}, templatesByEvent: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} принят.' }, storeValues: Partial<typeof stores.$inferInsert> = {}) {
   const sender = await createSender(ctx, { wahaServerUrl: waha.url, apiKey: API_KEY, webhookSecret: SECRET, ...senderValues });
