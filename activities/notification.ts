@@ -13,6 +13,7 @@
  * - Nothing personal crosses into Temporal: inputs and results hold ids, codes and reason codes.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import {
   messageAttempts,
@@ -117,7 +118,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       .leftJoin(senders, eq(senders.id, stores.senderId))
       .leftJoin(orders, and(eq(orders.storeId, notifications.storeId), eq(orders.code, notifications.orderCode)))
       .where(eq(notifications.id, notificationId));
-    if (!row) throw new Error(`notification ${notificationId} not found`);
+    // Deleted with its store: nothing left to send, and retrying cannot bring it back.
+    if (!row) throw ApplicationFailure.nonRetryable(`notification ${notificationId} no longer exists (store deleted)`, 'NotificationGone');
     return row;
   }
 

@@ -1,10 +1,13 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import { requireApiAuth, type AuthEnv } from '../../lib/auth/middleware.ts';
-import { createStore, listStores } from '../../lib/services/stores.ts';
+import { createStore, deleteStore, listStores } from '../../lib/services/stores.ts';
 import { errorResponse, readJson } from './respond.ts';
 
-/** `POST /api/stores` → 201 `{success, store_id}`; `GET /api/stores` → `{success, stores}`. Mounted at /api/stores. */
+/**
+ * `POST /api/stores` → 201 `{success, store_id}`; `GET /api/stores` → `{success, stores}`;
+ * `DELETE /api/stores/:storeId` → `{success}` (404 for a store the caller cannot see). Mounted at /api/stores.
+ */
 export function storesApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.use('*', requireApiAuth(ctx));
@@ -19,6 +22,14 @@ export function storesApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get('/', async (c) => {
     try {
       return c.json({ success: true, stores: await listStores(ctx, c.get('actor')) });
+    } catch (err) {
+      return errorResponse(ctx, c, err);
+    }
+  });
+  app.delete('/:storeId', async (c) => {
+    try {
+      await deleteStore(ctx, c.get('actor'), c.req.param('storeId'));
+      return c.json({ success: true });
     } catch (err) {
       return errorResponse(ctx, c, err);
     }

@@ -198,3 +198,18 @@ export async function updateStore(ctx: AppContext, actor: Actor, storeId: unknow
   await reconcileStoreSchedule(ctx, row.id);
   return toView(row);
 }
+
+/**
+ * Deletes a store and, through the foreign keys, its orders, notifications, templates and audit
+ * trail; its poll Schedule goes with the reconcile. The WhatsApp sender row stays for any other
+ * store on the same number. Notification workflows still running for it end at their next step.
+ */
+export async function deleteStore(ctx: AppContext, actor: Actor, storeId: unknown): Promise<void> {
+  const store = await requireStore(ctx, actor, storeId);
+  await ctx.db.transaction(async (tx) => {
+    await tx.delete(stores).where(eq(stores.id, store.id));
+    // The store's own audit rows cascade away; this one outlives it.
+    await recordAudit(tx, { storeId: null, actor, action: 'store.delete', details: { store_id: store.id, name: store.name } });
+  });
+  await reconcileStoreSchedule(ctx, store.id);
+}

@@ -76,6 +76,26 @@ describe('POST/GET /api/stores', () => {
   });
 });
 
+describe('DELETE /api/stores/:storeId', () => {
+  it('deletes a visible store with its schedule and data; others get 404 and nothing changes', async () => {
+    const id = await newStore(owner.token, { kaspi_api_token: 'kaspi-token-del' });
+    await ctx.temporal.schedule.getHandle(pollScheduleId(id)).describe();
+    const stranger = await newUser(ctx);
+    expect((await call('DELETE', `/api/stores/${id}`, { token: stranger.token })).status).toBe(404);
+    expect((await call('DELETE', '/api/stores/not-a-uuid', { token: owner.token })).status).toBe(404);
+    expect(await ctx.db.select().from(stores).where(eq(stores.id, id))).toHaveLength(1);
+
+    const r = await call('DELETE', `/api/stores/${id}`, { token: owner.token });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ success: true });
+    expect(await ctx.db.select().from(stores).where(eq(stores.id, id))).toHaveLength(0);
+    await expect(ctx.temporal.schedule.getHandle(pollScheduleId(id)).describe()).rejects.toThrow();
+    const audit = await ctx.db.select().from(auditLog).where(eq(auditLog.action, 'store.delete'));
+    expect(audit.some((a) => (a.details as { store_id?: string }).store_id === id)).toBe(true);
+    expect((await call('DELETE', `/api/stores/${id}`, { token: owner.token })).status).toBe(404);
+  });
+});
+
 describe('GET|POST /api/whatsapp/settings/:storeId', () => {
   it('settings null until the first POST, which requires URL and session and generates a webhook secret', async () => {
     const id = await newStore();
