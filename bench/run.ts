@@ -129,6 +129,9 @@ try {
     results.figures.admin = await runAdmin(env, { rows: num('admin-rows') }, log);
     log(`  → ${JSON.stringify(results.figures.admin)}`);
   }
+} catch (error) {
+  log(`bench failed: ${(error as Error).stack ?? String(error)}`);
+  results.error = (error as Error).message;
 } finally {
   await realWorker?.stop().catch(() => undefined);
   await env?.close().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { getDashboard } from '../../lib/services/dashboard.ts';
 import { listMessages } from '../../lib/services/messages.ts';
 import type { Actor } from '../../lib/services/access.ts';
@@ -23,7 +24,11 @@ export async function runAdmin(env: BenchEnv, o: { rows: number }, log: (s: stri
   const otherIds = others.map((s) => s.id);
   const bigRows = Math.floor(o.rows * 0.3);
   const t0 = Date.now();
-  await ctx.pool.query(`
+  // The app's pool has a statement timeout; seeding a million rows needs its own connection.
+  const seed = new pg.Client({ connectionString: env.databaseUrl });
+  await seed.connect();
+  await seed.query('set statement_timeout = 0');
+  await seed.query(`
     insert into notifications (store_id, order_code, event, status, reason_code, event_at, created_at, updated_at, sent_at, delivered_at, read_at, workflow_id)
     select case when g <= $2 then $1::uuid else ($3::uuid[])[1 + (g % 99)] end,
            'o' || g,
@@ -32,11 +37,13 @@ export async function runAdmin(env: BenchEnv, o: { rows: number }, log: (s: stri
            case when g % 10 in (6, 7) then 'expired' else null end,
            ts, ts, ts, ts, ts, ts, 'notify:' || g
     from (select g, now() - (g * (interval '30 days' / $4::int)) as ts from generate_series(1, $4::int) g) s`, [big!.id, bigRows, otherIds, o.rows]);
-  await ctx.pool.query(`
+  await seed.query(`
     insert into message_attempts (notification_id, sender_id, attempt_no, rendered_text, phone, chat_id, waha_message_id, waha_key_id, started_at, finished_at, outcome, last_ack)
     select id, $2::uuid, 1, 'Здравствуйте! Спасибо за заказ №' || order_code, '77011234567', '77011234567@c.us', 'true_77011234567@c.us_' || md5(id::text), md5(id::text), created_at, created_at, 'sent', 3
     from notifications where store_id = $1::uuid`, [big!.id, big!.senderId]);
-  await ctx.pool.query('analyze notifications; analyze message_attempts');
+  await seed.query('analyze notifications');
+  await seed.query('analyze message_attempts');
+  await seed.end();
   const seedSeconds = (Date.now() - t0) / 1000;
   log(`  seeded ${o.rows} notifications (+${bigRows} attempts) in ${Math.round(seedSeconds)} s`);
 

@@ -4,6 +4,7 @@ export interface Results {
   options: Record<string, unknown>;
   figures: Record<string, any>;
   durationSeconds?: number;
+  error?: string;
 }
 
 type Row = [string, string, string, string];
