@@ -427,6 +427,16 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
         .returning({ id: notifications.id });
       return rows.length > 0;
     },
+
+    /** One round trip for all children a poll started (replaces a call per row). */
+    async markNotificationsStarted(input: { items: { notificationId: string; workflowId: string }[] }): Promise<number> {
+      if (input.items.length === 0) return 0;
+      const rows = await ctx.db.execute(sql`
+        update notifications n set workflow_id = v.workflow_id, updated_at = ${ctx.now()}
+        from (select * from jsonb_to_recordset(${JSON.stringify(input.items)}::jsonb) as x("notificationId" uuid, "workflowId" text)) v(id, workflow_id)
+        where n.id = v.id and n.workflow_id is null`);
+      return rows.rowCount ?? 0;
+    },
   };
 }
 

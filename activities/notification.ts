@@ -285,10 +285,13 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         }
       }
 
-      const now = ctx.now();
+      let now = ctx.now();
       const claim = await ctx.db.transaction(async (tx) => {
         const [locked] = await tx.select().from(senders).where(eq(senders.id, sender.id)).for('update');
         if (!locked) throw new Error(`sender ${sender.id} vanished`);
+        // Read the clock after the lock: a claim that waited for another must compare against the
+        // next_allowed_at that one just set, with the time it actually is now.
+        now = ctx.now();
         const dayStart = localDayStart(now, locked.timezone);
         const counted = ['sending', 'sent', 'unknown'];
         const [counts] = await tx

@@ -31,6 +31,11 @@ const configSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   WORKER_METRICS_PORT: port.default(9464),
+  /**
+   * Workflows kept in the worker's cache. Each costs ~0.3 MB (bench/RESULTS.md); one that falls out
+   * replays its short history when its next ack arrives. 300 keeps a worker near 350 MB RSS.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(10, 'must be at least 10').max(100_000).default(300),
   APP_SECRET: z
     .string()
     .trim()

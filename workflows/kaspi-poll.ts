@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import type { KaspiPollActivities } from '../activities/kaspi-poll.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from './config.ts';
 
@@ -31,7 +31,7 @@ const { pollKaspiStore } = proxyActivities<KaspiPollActivities>({
   },
 });
 
-const { markNotificationStarted } = proxyActivities<KaspiPollActivities>({
+const { markNotificationStarted, markNotificationsStarted } = proxyActivities<KaspiPollActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
@@ -47,21 +47,47 @@ export async function kaspiPollWorkflow(input: { storeId: string }): Promise<Kas
   const queued = await pollKaspiStore({ storeId });
   let started = 0;
   let alreadyStarted = 0;
+  const startOne = (ref: (typeof queued)[number]) =>
+    startChild('notificationWorkflow', {
+      workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event),
+      args: [{ notificationId: ref.notificationId, storeId, orderCode: ref.orderCode, event: ref.event }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: StoreIdKey, value: storeId },
+        { key: OrderCodeKey, value: ref.orderCode },
+        { key: NotifyEventKey, value: ref.event },
+      ],
+    });
+
+  // Version 2 (bench: ~120 ms and 3 workflow tasks per serial start, one activity per row): all
+  // children start at once and their ids are recorded by one activity. Histories recorded before
+  // the patch replay through the original path below.
+  if (patched('batch-child-starts')) {
+    const results = await Promise.allSettled(queued.map(startOne));
+    const marks: { notificationId: string; workflowId: string }[] = [];
+    let failure: unknown;
+    results.forEach((r, i) => {
+      const ref = queued[i]!;
+      if (r.status === 'fulfilled') started++;
+      else if (r.reason instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
+      else {
+        failure ??= r.reason;
+        return;
+      }
+      marks.push({ notificationId: ref.notificationId, workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event) });
+    });
+    if (marks.length) await markNotificationsStarted({ items: marks });
+    // Rows whose start failed stay queued without a workflow id: the next poll returns them.
+    if (failure !== undefined) throw failure;
+    return { queued: queued.length, started, alreadyStarted };
+  }
+
   const marks: Promise<boolean>[] = [];
   for (const ref of queued) {
     const workflowId = notifyWorkflowId(storeId, ref.orderCode, ref.event);
     try {
-      await startChild('notificationWorkflow', {
-        workflowId,
-        args: [{ notificationId: ref.notificationId, storeId, orderCode: ref.orderCode, event: ref.event }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: StoreIdKey, value: storeId },
-          { key: OrderCodeKey, value: ref.orderCode },
-          { key: NotifyEventKey, value: ref.event },
-        ],
-      });
+      await startOne(ref);
       started++;
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

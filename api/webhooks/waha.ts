@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordAck } from '../../lib/notifications/acks.ts';
@@ -88,12 +88,20 @@ export function wahaWebhookRoutes(ctx: AppContext): Hono {
         }
         await ctx.db.update(messageEvents).set({ notificationId: attempt.notificationId }).where(eq(messageEvents.id, eventRowId));
         await recordAck(ctx, attempt.id, attempt.notificationId, parsed.payload.ack, 'webhook');
-        if (attempt.workflowId) await signalBestEffort(ctx, attempt.workflowId, parsed.payload.ack);
+        // Every signal is a billable action: the workflow waits for DEVICE (or an ERROR); SERVER
+        // alone it learns from PostgreSQL when its wait ends.
+        const ack = parsed.payload.ack;
+        if (attempt.workflowId && (ack >= 2 || ack === -1)) await signalBestEffort(ctx, attempt.workflowId, ack);
         return c.json({ ok: true });
       }
       case 'session.status': {
         const status = normalizeSessionStatus(parsed.payload.status);
-        await ctx.db.update(senders).set({ sessionStatus: status, sessionStatusAt: ctx.now(), updatedAt: ctx.now() }).where(eq(senders.id, row.sender.id));
+        // Deliveries arrive out of order (retries): a late STARTING must not overwrite WORKING.
+        const at = new Date(envelope.timestamp > 0 ? envelope.timestamp : ctx.now().getTime());
+        await ctx.db
+          .update(senders)
+          .set({ sessionStatus: status, sessionStatusAt: at, updatedAt: ctx.now() })
+          .where(and(eq(senders.id, row.sender.id), or(isNull(senders.sessionStatusAt), lt(senders.sessionStatusAt, at))));
         ctx.logger.info({ storeId, status }, 'WhatsApp session status changed');
         if (status === 'WORKING') await wakeWaiting(ctx, row.sender.id);
         return c.json({ ok: true });

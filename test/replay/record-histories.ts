@@ -103,6 +103,28 @@ async function save(name: string, workflowId: string): Promise<void> {
   say(`saved ${path.relative(process.cwd(), file)} (${history.events?.length ?? 0} events)`);
 }
 
+/**
+ * A poll: one order first seen at PICKUP/ACCEPTED_BY_MERCHANT (`new` superseded, `accepted`
+ * queued) and one NEW order; the workflow starts a child for each queued row.
+ */
+async function recordPoll(name: string): Promise<void> {
+  const token = `tok-${randomUUID()}`;
+  kaspiSim.state.tokens.add(token);
+  const { store } = await connectedStore({}, { new: 'Заказ {order_num} принят', accepted: 'Заказ {order_num} подтверждён' }, {
+    kaspiTokenEnc: ctx.secrets.encrypt(token),
+    kaspiMerchantUid: '30012345',
+    connectedAt: new Date(Date.now() - 3600_000),
+  });
+  kaspiSim.state.createOrder({ creationDate: Date.now() - 10 * 60_000 });
+  kaspiSim.state.createOrder({ state: 'PICKUP', status: 'ACCEPTED_BY_MERCHANT', creationDate: Date.now() - 5 * 60_000 });
+  const workflowId = `kaspi-poll-run:${store.id}`;
+  const result = await ctx.temporal.workflow.execute('kaspiPollWorkflow', { taskQueue: config.TEMPORAL_TASK_QUEUE, workflowId, args: [{ storeId: store.id }], typedSearchAttributes: [{ key: StoreIdKey, value: store.id }] });
+  say(`  poll result ${JSON.stringify(result)}`);
+  await save(name, workflowId);
+  const rows = await ctx.db.select().from(notifications).where(eq(notifications.storeId, store.id));
+  for (const r of rows) if (r.workflowId) await ctx.temporal.workflow.getHandle(r.workflowId).result().catch(() => undefined);
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
   /** prepare → claim → sent → SERVER, DEVICE acks by signal → delivered (READ arrives later). */
   'notification/normal': async () => {
@@ -196,27 +218,10 @@ const scenarios: Record<string, () => Promise<void>> = {
     await run;
     await save('notification/failed-463', workflowId);
   },
-  /**
-   * A poll: one order first seen at PICKUP/ACCEPTED_BY_MERCHANT (`new` superseded, `accepted`
-   * queued) and one NEW order; the workflow starts a child for each queued row.
-   */
-  'kaspi-poll/children-superseded': async () => {
-    const token = `tok-${randomUUID()}`;
-    kaspiSim.state.tokens.add(token);
-    const { store } = await connectedStore({}, { new: 'Заказ {order_num} принят', accepted: 'Заказ {order_num} подтверждён' }, {
-      kaspiTokenEnc: ctx.secrets.encrypt(token),
-      kaspiMerchantUid: '30012345',
-      connectedAt: new Date(Date.now() - 3600_000),
-    });
-    kaspiSim.state.createOrder({ creationDate: Date.now() - 10 * 60_000 });
-    kaspiSim.state.createOrder({ state: 'PICKUP', status: 'ACCEPTED_BY_MERCHANT', creationDate: Date.now() - 5 * 60_000 });
-    const workflowId = `kaspi-poll-run:${store.id}`;
-    const result = await ctx.temporal.workflow.execute('kaspiPollWorkflow', { taskQueue: config.TEMPORAL_TASK_QUEUE, workflowId, args: [{ storeId: store.id }], typedSearchAttributes: [{ key: StoreIdKey, value: store.id }] });
-    say(`  poll result ${JSON.stringify(result)}`);
-    await save('kaspi-poll/children-superseded', workflowId);
-    const rows = await ctx.db.select().from(notifications).where(eq(notifications.storeId, store.id));
-    for (const r of rows) if (r.workflowId) await ctx.temporal.workflow.getHandle(r.workflowId).result().catch(() => undefined);
-  },
+  'kaspi-poll/children-superseded': () => recordPoll('kaspi-poll/children-superseded'),
+  // Recorded after the `batch-child-starts` patch; children-superseded.json predates it and keeps
+  // the serial path replayable.
+  'kaspi-poll/batch-child-starts': () => recordPoll('kaspi-poll/batch-child-starts'),
   'reconcile/reconcile-schedules': async () => {
     const workflowId = `reconcile-schedules-run-${randomUUID()}`;
     await ctx.temporal.workflow.execute('reconcileSchedulesWorkflow', { taskQueue: config.TEMPORAL_TASK_QUEUE, workflowId, args: [] });
