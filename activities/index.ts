@@ -4,13 +4,14 @@ import { createNotificationActivities } from './notification.ts';
 import { createKaspiPollActivities } from './kaspi-poll.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { instrumentActivities } from './instrument.ts';
+import { withFailureBoundary } from './failure-boundary.ts';
 
 export function createActivities(ctx: AppContext) {
-  return instrumentActivities(ctx, {
+  return withFailureBoundary(instrumentActivities(ctx, {
     ...createScheduleActivities(ctx),
     ...createNotificationActivities(ctx),
     ...createKaspiPollActivities(ctx),
     ...createMaintenanceActivities(ctx),
-  });
+  }));
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -193,6 +193,32 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
      * locks the sender row, then sends. Re-checks freshness and re-reads the order from Kaspi first.
      */
     async claimAndSend({ notificationId }: NotificationRef): Promise<SendResult> {
+      // Heartbeat from the first line: the Kaspi re-read and WAHA checks before the claim can take
+      // longer than the heartbeat timeout, and a second attempt must never run beside this one.
+      const beat = setInterval(heartbeat, 5_000);
+      try {
+        return await claimAndSendOnce(notificationId);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * After an ambiguous send: was it sent? By the reserved id where the engine has one, else among
+     * the chat's own messages since the attempt started, with the exact text.
+     */
+    lookUpAttempt,
+
+    deliveryState,
+
+    checkSentMessage,
+
+    async finishNotification({ notificationId, status, reasonCode }: NotificationRef & { status: 'failed' | 'undelivered' | 'skipped'; reasonCode: string }): Promise<{ status: NotificationStatus }> {
+      return { status: (await finish(notificationId, status, reasonCode, 'workflow')).status };
+    },
+  };
+
+  async function claimAndSendOnce(notificationId: string): Promise<SendResult> {
       const { n, store, sender, order } = await load(notificationId);
       const status = n.status as NotificationStatus;
       if (status === 'skipped' || status === 'failed') return { result: 'done', status, reasonCode: n.reasonCode };
@@ -202,12 +228,32 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       const last = attempts[0];
       // A previous run marked it sending and never learned the outcome (crash, timeout): look it up.
       if (last && (last.outcome === 'sending' || last.outcome === 'unknown')) return { result: 'ambiguous', attemptId: last.id };
-      if (last && last.outcome === 'sent') return { result: 'sent', attemptId: last.id, hasMessageId: last.wahaMessageId !== null };
+      if (last && last.outcome === 'sent') {
+        // A retry after the attempt was recorded but before the status was: finish that write.
+        await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'claim', at: ctx.now() });
+        if (last.wahaKeyId) await applyPendingAcks(ctx, last.wahaKeyId);
+        return { result: 'sent', attemptId: last.id, hasMessageId: last.wahaMessageId !== null };
+      }
+      if (status !== 'queued' && status !== 'scheduled') return { result: 'done', status, reasonCode: n.reasonCode };
 
       const template = await templateFor(n);
       if (!template) return { result: 'done', ...(await finish(notificationId, 'skipped', 'no_active_template', 'claim')) };
       const event = n.event as NotifyEvent;
       if (!isFresh(event, n.eventAt, ctx.now(), template.delayMinutes)) return { result: 'done', ...(await finish(notificationId, 'skipped', 'expired', 'claim')) };
+
+      // Pacing first, without a lock or any I/O: a backlog waking together must not each re-read
+      // Kaspi and ask WAHA only to learn the slot is taken. The claim below decides for real.
+      const early = decideClaim({
+        now: ctx.now(),
+        sender: { ...sender, sessionStatus: 'WORKING', sessionStatusAt: ctx.now() },
+        sendingPaused: store.sendingPaused,
+        sentToday: 0,
+        sentTodayToBuyer: 0,
+        random,
+      });
+      if (!early.ok && (early.reason === 'gap' || early.reason === 'quiet_hours' || early.reason === 'paused')) {
+        return waitFor(notificationId, early.reason, early.retryAt && jitter(early.retryAt, sender));
+      }
 
       // Re-read the order: a buyer who cancelled at 23:00 is not told "accepted" at 09:00.
       let snapshot = parseOrderSnapshot(order.snapshot);
@@ -215,10 +261,9 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       if (kaspiClient && order.source !== 'push') {
         try {
           const fresh = await kaspiClient.getOrderByCode(n.orderCode);
-          if (fresh) {
-            snapshot = { ...fresh, entries: fresh.entries.length ? fresh.entries : snapshot.entries };
-            await ctx.db.update(orders).set({ snapshot, state: fresh.state, status: fresh.status, lastSeenAt: ctx.now() }).where(eq(orders.id, order.id));
-          }
+          // Used for this decision only, never written to `orders`: the poll must still see the
+          // change as new, or the event it means (accepted, cancelled, …) would never be notified.
+          if (fresh) snapshot = { ...fresh, entries: fresh.entries.length ? fresh.entries : snapshot.entries };
         } catch (err) {
           // Kaspi being down must not hold every message; the poll re-reads orders every minute.
           if (err instanceof KaspiAuthError) log.warn({ storeId: n.storeId }, 'Kaspi token rejected during pre-send re-read');
@@ -235,10 +280,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       if (!rendered.ok) return { result: 'done', ...(await finish(notificationId, 'skipped', 'render_failed', 'claim')) };
 
       const client = waha(sender);
-      const wait = async (reason: WaitReason, retryAt: Date | null): Promise<SendResult> => {
-        await setWaitingReason(ctx.db, notificationId, reason, WAIT_REASONS[reason], retryAt);
-        return { result: 'wait', reason, retryAt: retryAt?.getTime() ?? null };
-      };
+      const wait = (reason: WaitReason, retryAt: Date | null) => waitFor(notificationId, reason, retryAt);
 
       // WAHA sends no event for a session that was already WORKING when it was connected: ask.
       let sessionStatus = sender.sessionStatus;
@@ -276,7 +318,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       }
 
       // An id reserved for an attempt proven absent is reused, so WhatsApp itself dedupes.
-      let reservedId = attempts.find((a) => a.outcome === 'not_sent' && a.wahaMessageId)?.wahaMessageId ?? null;
+      let reservedId = attempts.find((a) => a.outcome === 'not_sent' && a.reservedId)?.reservedId ?? null;
       if (!reservedId && sessionStatus === 'WORKING') {
         try {
           reservedId = await client.newMessageId();
@@ -301,15 +343,20 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
           })
           .from(messageAttempts)
           .where(and(eq(messageAttempts.senderId, locked.id), gte(messageAttempts.startedAt, dayStart), inArray(messageAttempts.outcome, counted)));
+        const [fresh] = await tx.select({ paused: stores.sendingPaused }).from(stores).where(eq(stores.id, store.id));
         const decision = decideClaim({
           now,
           sender: { ...locked, sessionStatus, sessionStatusAt: now },
-          sendingPaused: store.sendingPaused,
+          sendingPaused: fresh?.paused ?? true,
           sentToday: counts?.all ?? 0,
           sentTodayToBuyer: store.testModePhone ? 0 : (counts?.buyer ?? 0),
           random,
         });
         if (!decision.ok) return decision;
+        // The one guard against sending what an admin just cancelled, a resend raced by a late
+        // ack, or anything else that moved the row: only queued/scheduled may become sending.
+        const previous = await applyStatus(tx, { notificationId, to: 'sending', source: 'claim', at: now });
+        if (previous === undefined) return { ok: false as const, moved: true as const };
         await tx.update(senders).set({ nextAllowedAt: decision.nextAllowedAt, updatedAt: now }).where(eq(senders.id, locked.id));
         const [attempt] = await tx
           .insert(messageAttempts)
@@ -322,18 +369,19 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
             chatId,
             wahaMessageId: reservedId,
             wahaKeyId: reservedId ? keyIdOf(reservedId) : null,
+            reservedId,
             startedAt: now,
             outcome: 'sending',
           })
           .returning({ id: messageAttempts.id });
-        await applyStatus(tx, { notificationId, to: 'sending', source: 'claim', at: now });
         return { ok: true as const, attemptId: attempt!.id };
       });
-      if (!claim.ok) return wait(claim.reason, claim.retryAt);
+      if ('moved' in claim) {
+        const [row] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, notificationId));
+        return { result: 'done', status: (row?.status ?? 'skipped') as NotificationStatus, reasonCode: row?.reasonCode ?? null };
+      }
+      if (!claim.ok) return wait(claim.reason, claim.retryAt && claim.reason === 'gap' ? jitter(claim.retryAt, sender) : claim.retryAt);
 
-      // Heartbeats while WAHA works: if this worker dies mid-send, Temporal notices within the
-      // heartbeat timeout and the retry finds the attempt "sending" and looks it up.
-      const beat = setInterval(heartbeat, 5_000);
       try {
         const sent = await client.sendText({ chatId, text: rendered.text, id: reservedId });
         const messageId = sent.messageId ?? reservedId;
@@ -342,7 +390,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
           .set({ wahaMessageId: messageId, wahaKeyId: messageId ? keyIdOf(messageId) : null, outcome: 'sent', finishedAt: ctx.now() })
           .where(eq(messageAttempts.id, claim.attemptId));
         await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'send', at: ctx.now() });
-        await setWaitingReason(ctx.db, notificationId, null, null, null);
+        await clearWaitingReason(ctx.db, notificationId);
         if (messageId) await applyPendingAcks(ctx, keyIdOf(messageId));
         log.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event, engine: sent.engineShape }, 'message sent');
         return { result: 'sent', attemptId: claim.attemptId, hasMessageId: messageId !== null };
@@ -376,19 +424,18 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
             await settle('failed');
             return { result: 'done', ...(await finish(notificationId, 'failed', 'waha_rejected', 'send')) };
         }
-      } finally {
-        clearInterval(beat);
       }
-    },
+  }
 
-    /**
-     * After an ambiguous send: was it sent? By the reserved id where the engine has one, else among
-     * the chat's own messages since the attempt started, with the exact text.
-     */
-    async lookUpAttempt({ attemptId }: { attemptId: string }): Promise<LookupResult> {
+  async function lookUpAttempt({ attemptId }: { attemptId: string }): Promise<LookupResult> {
       const [a] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.id, attemptId));
       if (!a) throw new Error(`attempt ${attemptId} not found`);
       if (a.outcome === 'sent') return { found: 'sent' };
+      if ((a.lastAck ?? -2) >= 1 && a.wahaMessageId) {
+        // WhatsApp already acknowledged it: sent, whatever a flaky lookup would say.
+        await markAttemptSent(ctx, a.id, a.notificationId, a.wahaMessageId, null);
+        return { found: 'sent' };
+      }
       const [s] = a.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, a.senderId)) : [];
       if (!s || !a.chatId) return { found: 'unknown' };
       const client = waha(s);
@@ -419,10 +466,18 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         log.warn({ attemptId, kind: err.kind }, 'message lookup failed');
       }
       return { found: 'unknown' };
-    },
+  }
 
-    /** Highest ack PostgreSQL knows for the notification's sent attempt (signals are best-effort). */
-    async deliveryState({ notificationId }: NotificationRef): Promise<{ status: NotificationStatus; lastAck: number | null }> {
+  /** Highest ack PostgreSQL knows for the notification's sent attempt (signals are best-effort). */
+  async function deliveryState({ notificationId }: NotificationRef): Promise<{ status: NotificationStatus; lastAck: number | null }> {
+      // An ack that outran the stored message id and was parked as pending is applied here at the latest.
+      const [sentAttempt] = await ctx.db
+        .select({ keyId: messageAttempts.wahaKeyId })
+        .from(messageAttempts)
+        .where(and(eq(messageAttempts.notificationId, notificationId), eq(messageAttempts.outcome, 'sent')))
+        .orderBy(desc(messageAttempts.attemptNo))
+        .limit(1);
+      if (sentAttempt?.keyId) await applyPendingAcks(ctx, sentAttempt.keyId);
       const [n] = await ctx.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, notificationId));
       const [a] = await ctx.db
         .select({ lastAck: messageAttempts.lastAck })
@@ -431,10 +486,14 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         .orderBy(desc(messageAttempts.attemptNo))
         .limit(1);
       return { status: (n?.status ?? 'queued') as NotificationStatus, lastAck: a?.lastAck ?? null };
-    },
+  }
 
-    /** No SERVER ack within the wait: ask WAHA about the message itself. */
-    async checkSentMessage({ notificationId }: NotificationRef): Promise<LookupResult> {
+  /**
+   * No SERVER ack within the wait: ask WAHA about the message itself. Only when a resend will
+   * follow (`allowResend`) does a proven absence reopen the notification for it; otherwise the
+   * message stays `sent` and the DEVICE wait decides.
+   */
+  async function checkSentMessage({ notificationId, allowResend = true }: NotificationRef & { allowResend?: boolean }): Promise<LookupResult> {
       const [a] = await ctx.db
         .select()
         .from(messageAttempts)
@@ -447,6 +506,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       try {
         const message = await waha(s).getMessage(a.chatId, a.wahaMessageId);
         if (!message) {
+          if (!allowResend || (a.lastAck ?? -2) >= 1) return { found: 'unknown' };
           // Proven absent: the next claim reuses the same reserved id for the one allowed resend.
           await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
           await reopen(ctx, notificationId, true);
@@ -458,12 +518,18 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         if (!(err instanceof WahaError)) throw err;
         return { found: 'unknown' };
       }
-    },
+  }
 
-    async finishNotification({ notificationId, status, reasonCode }: NotificationRef & { status: 'failed' | 'undelivered' | 'skipped'; reasonCode: string }): Promise<{ status: NotificationStatus }> {
-      return { status: (await finish(notificationId, status, reasonCode, 'workflow')).status };
-    },
-  };
+  async function waitFor(notificationId: string, reason: WaitReason, retryAt: Date | null): Promise<SendResult> {
+    await setWaitingReason(ctx.db, notificationId, reason, WAIT_REASONS[reason], retryAt);
+    return { result: 'wait', reason, retryAt: retryAt?.getTime() ?? null };
+  }
+
+  /** Spreads a backlog over the sender's gap so waiting workflows do not all wake at one instant. */
+  function jitter(at: Date, sender: { minGapSeconds: number; maxGapSeconds: number }): Date {
+    const spread = Math.max(1, (sender.minGapSeconds + sender.maxGapSeconds) / 2) * 1000;
+    return new Date(at.getTime() + Math.floor(random() * spread));
+  }
 }
 
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
@@ -475,6 +541,10 @@ function heartbeat(): void {
   } catch {
     // not running inside an activity
   }
+}
+
+async function clearWaitingReason(db: AppContext['db'], notificationId: string): Promise<void> {
+  await db.update(notifications).set({ reasonCode: null, reason: null }).where(and(eq(notifications.id, notificationId), inArray(notifications.status, ['sending', 'sent', 'delivered', 'read'])));
 }
 
 /** A send that did not happen puts the notification back to `scheduled` for the next claim. */

@@ -1,4 +1,5 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { AppContext } from '../lib/context.ts';
 import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
@@ -13,6 +14,14 @@ import { loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts
 /** The whole web surface; each resource is its own file mounted here. */
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
+  // Bodies are read before anyone is authenticated (webhooks, login): cap them so a stranger
+  // cannot stream gigabytes into the process. Push ingestion is the one large legitimate body.
+  const tooLarge = (limit: string) => (c: Context) => c.json({ success: false, error: `Тело запроса больше ${limit}`, code: 'payload_too_large' }, 413);
+  app.use('/webhooks/*', bodyLimit({ maxSize: 256 * 1024, onError: tooLarge('256 КБ') }));
+  app.use('/api/kaspi/*', bodyLimit({ maxSize: 10 * 1024 * 1024, onError: tooLarge('10 МБ') }));
+  for (const path of ['/api/stores/*', '/api/stores', '/api/whatsapp/*']) app.use(path, bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
+  app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('16 КБ') }));
+  app.use('/stores/*', bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
   app.route('/', healthRoutes(ctx));
   app.route('/', authRoutes(ctx));
   app.route('/api/stores', storesApiRoutes(ctx));

@@ -21,9 +21,12 @@ export function clientIp(c: Context): string {
   }
 }
 
-/** Only same-site relative paths: `/x`, never `//evil` or `https://…`. */
+/**
+ * Only same-site relative paths: `/x`, never `//evil`, `https://…` or `/\t/evil` (browsers drop
+ * tabs and newlines in a Location, turning it into `//evil`).
+ */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/';
+  return typeof next === 'string' && /^\/(?![/\\])[^\s\\\x00-\x1f\x7f]*$/.test(next) ? next : '/';
 }
 
 export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimiter } = {}): Hono<AuthEnv> {

@@ -225,6 +225,9 @@ export const messageAttempts = pgTable('message_attempts', {
   chatId: varchar('chat_id', { length: 100 }),
   // Reserved (NOWEB/GOWS) or returned id; keyId is its last segment, what acks are correlated on.
   wahaMessageId: varchar('waha_message_id', { length: 200 }),
+  // The bare id from `new-message-id` (NOWEB/GOWS), passed as `id` to sendText; a resend after
+  // a proven-absent lookup passes the same one so WhatsApp itself drops a duplicate.
+  reservedId: varchar('reserved_id', { length: 120 }),
   wahaKeyId: varchar('waha_key_id', { length: 120 }),
   startedAt: ts('started_at').notNull().defaultNow(),
   finishedAt: ts('finished_at'),

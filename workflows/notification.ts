@@ -75,7 +75,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
       const known = await deliveryState({ notificationId });
       if ((known.lastAck ?? -2) >= 1) lastAck = Math.max(lastAck, known.lastAck ?? -2);
       else {
-        const check = await checkSentMessage({ notificationId });
+        const check = await checkSentMessage({ notificationId, allowResend: resends === 0 });
         if (check.found === 'absent' && resends === 0) {
           // Proven absent: one resend with the same reserved id, then keep listening.
           resends++;
@@ -87,7 +87,10 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     break;
   }
 
-  if (lastAck === -1) return { status: (await deliveryState({ notificationId })).status, reasonCode: 'ack_error' };
+  if (lastAck === -1) {
+    // WhatsApp reported an error for the message: fail it (refused after DELIVERED/READ).
+    return { status: (await finishNotification({ notificationId, status: 'failed', reasonCode: 'ack_error' })).status, reasonCode: 'ack_error' };
+  }
   if (!(await condition(() => lastAck >= 2 || lastAck === -1, deviceAckWait))) {
     const known = await deliveryState({ notificationId });
     if ((known.lastAck ?? -2) < 2 && known.status === 'sent') {

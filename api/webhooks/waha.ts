@@ -57,69 +57,77 @@ export function wahaWebhookRoutes(ctx: AppContext): Hono {
     }
     const { envelope } = parsed;
 
-    // One row per envelope: a repeated delivery finds it and changes nothing.
-    const inserted = await ctx.db
-      .insert(messageEvents)
-      .values({
-        envelopeId: envelope.id,
-        storeId,
-        kind: parsed.event,
-        ...(parsed.event === 'message.ack' ? { wahaKeyId: keyIdOf(parsed.payload.id), ack: parsed.payload.ack } : {}),
-      })
-      .onConflictDoNothing()
-      .returning({ id: messageEvents.id });
-    if (inserted.length === 0) return c.json({ ok: true, duplicate: true });
-    const eventRowId = inserted[0]!.id;
+    // The dedupe row and what the event does commit together: a delivery that fails half-way
+    // leaves nothing behind, so WAHA's retry is processed instead of being taken for a duplicate.
+    const outcome = await ctx.db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(messageEvents)
+        .values({
+          envelopeId: envelope.id,
+          storeId,
+          kind: parsed.event,
+          // An ack is parked as pending until it is matched, in this same statement: a send that
+          // stores its message id concurrently then finds it (applyPendingAcks) in every order.
+          ...(parsed.event === 'message.ack' ? { wahaKeyId: keyIdOf(parsed.payload.id), ack: parsed.payload.ack, pending: true } : {}),
+        })
+        .onConflictDoNothing()
+        .returning({ id: messageEvents.id });
+      if (inserted.length === 0) return { duplicate: true as const };
+      const eventRowId = inserted[0]!.id;
 
-    switch (parsed.event) {
-      case 'message.ack': {
-        const keyId = keyIdOf(parsed.payload.id);
-        const [attempt] = await ctx.db
-          .select({ id: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })
-          .from(messageAttempts)
-          .innerJoin(notifications, eq(notifications.id, messageAttempts.notificationId))
-          .where(and(eq(messageAttempts.wahaKeyId, keyId), eq(notifications.storeId, storeId)))
-          .orderBy(desc(messageAttempts.startedAt))
-          .limit(1);
-        if (!attempt) {
-          // The ack outran our own record of the send: keep it until the id is stored.
-          await ctx.db.update(messageEvents).set({ pending: true }).where(eq(messageEvents.id, eventRowId));
-          return c.json({ ok: true, pending: true });
+      switch (parsed.event) {
+        case 'message.ack': {
+          const keyId = keyIdOf(parsed.payload.id);
+          const [attempt] = await tx
+            .select({ id: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })
+            .from(messageAttempts)
+            .innerJoin(notifications, eq(notifications.id, messageAttempts.notificationId))
+            .where(and(eq(messageAttempts.wahaKeyId, keyId), eq(notifications.storeId, storeId)))
+            .orderBy(desc(messageAttempts.startedAt))
+            .limit(1);
+          // The ack outran our own record of the send: it stays pending until the id is stored.
+          if (!attempt) return { pending: true as const };
+          await tx.update(messageEvents).set({ notificationId: attempt.notificationId, pending: false }).where(eq(messageEvents.id, eventRowId));
+          await recordAck({ db: tx, now: ctx.now }, attempt.id, attempt.notificationId, parsed.payload.ack, 'webhook');
+          return { signal: attempt.workflowId, ack: parsed.payload.ack };
         }
-        await ctx.db.update(messageEvents).set({ notificationId: attempt.notificationId }).where(eq(messageEvents.id, eventRowId));
-        await recordAck(ctx, attempt.id, attempt.notificationId, parsed.payload.ack, 'webhook');
-        // Every signal is a billable action: the workflow waits for DEVICE (or an ERROR); SERVER
-        // alone it learns from PostgreSQL when its wait ends.
-        const ack = parsed.payload.ack;
-        if (attempt.workflowId && (ack >= 2 || ack === -1)) await signalBestEffort(ctx, attempt.workflowId, ack);
-        return c.json({ ok: true });
-      }
-      case 'session.status': {
-        const status = normalizeSessionStatus(parsed.payload.status);
-        // Deliveries arrive out of order (retries): a late STARTING must not overwrite WORKING.
-        const at = new Date(envelope.timestamp > 0 ? envelope.timestamp : ctx.now().getTime());
-        await ctx.db
-          .update(senders)
-          .set({ sessionStatus: status, sessionStatusAt: at, updatedAt: ctx.now() })
-          .where(and(eq(senders.id, row.sender.id), or(isNull(senders.sessionStatusAt), lt(senders.sessionStatusAt, at))));
-        ctx.logger.info({ storeId, status }, 'WhatsApp session status changed');
-        if (status === 'WORKING') await wakeWaiting(ctx, row.sender.id);
-        return c.json({ ok: true });
-      }
-      case 'message': {
-        const p = parsed.payload;
-        if (!p.fromMe && isOptOutMessage(p.body, ctx.config.OPT_OUT_WORDS.length ? ctx.config.OPT_OUT_WORDS : DEFAULT_OPT_OUT_WORDS)) {
-          const phone = p.from.split('@')[0]?.replace(/\D/g, '') ?? '';
-          if (phone) {
-            await ctx.db.insert(optOuts).values({ storeId, phone, source: 'whatsapp' }).onConflictDoNothing();
-            ctx.logger.info({ storeId }, 'buyer opted out by WhatsApp message');
+        case 'session.status': {
+          const status = normalizeSessionStatus(parsed.payload.status);
+          // Deliveries arrive out of order (retries): a late STARTING must not overwrite WORKING.
+          const at = new Date(envelope.timestamp > 0 ? envelope.timestamp : ctx.now().getTime());
+          await tx
+            .update(senders)
+            .set({ sessionStatus: status, sessionStatusAt: at, updatedAt: ctx.now() })
+            .where(and(eq(senders.id, row.sender.id), or(isNull(senders.sessionStatusAt), lt(senders.sessionStatusAt, at))));
+          return { session: status };
+        }
+        case 'message': {
+          const p = parsed.payload;
+          if (!p.fromMe && isOptOutMessage(p.body, ctx.config.OPT_OUT_WORDS.length ? ctx.config.OPT_OUT_WORDS : DEFAULT_OPT_OUT_WORDS)) {
+            const phone = p.from.split('@')[0]?.replace(/\D/g, '') ?? '';
+            if (phone) {
+              await tx.insert(optOuts).values({ storeId, phone, source: 'whatsapp' }).onConflictDoNothing();
+              return { optedOut: true as const };
+            }
           }
+          return {};
         }
-        return c.json({ ok: true });
+        default:
+          return {};
       }
-      default:
-        return c.json({ ok: true });
+    });
+
+    if ('duplicate' in outcome) return c.json({ ok: true, duplicate: true });
+    if ('pending' in outcome) return c.json({ ok: true, pending: true });
+    // Every signal is a billable action: the workflow waits for DEVICE (or an ERROR); SERVER
+    // alone it learns from PostgreSQL when its wait ends.
+    if ('signal' in outcome && outcome.signal && (outcome.ack >= 2 || outcome.ack === -1)) await signalBestEffort(ctx, outcome.signal, outcome.ack);
+    if ('session' in outcome) {
+      ctx.logger.info({ storeId, status: outcome.session }, 'WhatsApp session status changed');
+      if (outcome.session === 'WORKING') await wakeWaiting(ctx, row.sender.id);
     }
+    if ('optedOut' in outcome) ctx.logger.info({ storeId }, 'buyer opted out by WhatsApp message');
+    return c.json({ ok: true });
   });
   return app;
 }

@@ -10,14 +10,25 @@ import { applyStatus, statusForAck } from './status.ts';
 const ACK_ERROR_REASON = 'WhatsApp сообщил об ошибке доставки';
 
 /** Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. */
-export async function recordAck(ctx: Pick<AppContext, 'db' | 'now'>, attemptId: string, notificationId: string, ack: number, source: string): Promise<void> {
+export async function recordAck(ctx: { db: Pick<AppContext['db'], 'execute'>; now: () => Date }, attemptId: string, notificationId: string, ack: number, source: string): Promise<void> {
   await ctx.db.execute(sql`
     update message_attempts set last_ack = case
       when ${ack} < 0 then case when coalesce(last_ack, 0) < 2 then ${ack} else last_ack end
       else greatest(coalesce(last_ack, ${ack}), ${ack}) end
     where id = ${attemptId}`);
   const to = statusForAck(ack);
-  if (to) await applyStatus(ctx.db, { notificationId, to, reasonCode: to === 'failed' ? 'ack_error' : null, reason: to === 'failed' ? ACK_ERROR_REASON : null, source, at: ctx.now() });
+  if (!to) return;
+  // An ERROR ack (DESIGN "One writer") fails only a message that went out; it never cancels a
+  // pending resend or a row that is still waiting for its slot.
+  await applyStatus(ctx.db, {
+    notificationId,
+    to,
+    reasonCode: to === 'failed' ? 'ack_error' : null,
+    reason: to === 'failed' ? ACK_ERROR_REASON : null,
+    source,
+    at: ctx.now(),
+    ...(to === 'failed' ? { onlyFrom: ['sent', 'undelivered'] as const } : {}),
+  });
 }
 
 /** Acks that arrived before their message id was stored are applied once it is. */
@@ -26,7 +37,9 @@ export async function applyPendingAcks(ctx: Pick<AppContext, 'db' | 'now'>, keyI
   if (!attempt) return 0;
   const pending = await ctx.db.execute<{ id: number; ack: number }>(sql`
     update message_events set pending = false, notification_id = ${attempt.notificationId}
-    where pending and waha_key_id = ${keyId} returning id, ack`);
+    where pending and waha_key_id = ${keyId}
+      and store_id = (select store_id from notifications where id = ${attempt.notificationId})
+    returning id, ack`);
   for (const row of pending.rows.sort((a, b) => a.ack - b.ack)) await recordAck(ctx, attempt.id, attempt.notificationId, row.ack, 'webhook');
   return pending.rows.length;
 }

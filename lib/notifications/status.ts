@@ -38,6 +38,8 @@ export interface StatusChange {
   /** Written to message_events as the audit trail of this change. */
   source: string;
   at: Date;
+  /** Narrows the states this change may leave (e.g. an ERROR ack fails only sent/undelivered rows). */
+  onlyFrom?: readonly NotificationStatus[];
 }
 
 /**
@@ -47,7 +49,9 @@ export interface StatusChange {
 export async function applyStatus(db: Executor, change: StatusChange): Promise<NotificationStatus | undefined> {
   const { notificationId, to, at } = change;
   let guard;
-  if (to === 'failed') {
+  if (change.onlyFrom) {
+    guard = sql`prev.status in (${sql.join(change.onlyFrom.map((st) => sql`${st}`), sql`, `)}) and ${rankSql} <> ${STATUS_RANK[to]}`;
+  } else if (to === 'failed') {
     // A send failure (from the workflow) or an ERROR ack: never after delivered/read.
     guard = sql`prev.status in ('queued', 'scheduled', 'sending', 'sent', 'undelivered')`;
   } else if (to === 'skipped') {

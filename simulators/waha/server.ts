@@ -7,7 +7,7 @@ import { Hono, type Context } from 'hono';
 import QRCode from 'qrcode';
 import { ulid } from 'ulid';
 import { z } from 'zod';
-import { ACK_NAMES, keyIdOf, signWebhook } from '../../lib/waha/webhooks.ts';
+import { ACK_NAMES, signWebhook } from '../../lib/waha/webhooks.ts';
 
 /**
  * A WAHA stand-in for tests, the demo and the benchmark. It enforces the parts of the contract the
@@ -168,7 +168,8 @@ const sendTextSchema = z.object({
   session: z.string().min(1),
   chatId: z.string().regex(/^[^@\s]+@(c\.us|s\.whatsapp\.net|g\.us|lid)$/, 'chatId must look like 77011234567@c.us'),
   text: z.string().min(1).max(65_536),
-  id: z.string().min(1).nullish(),
+  // The bare id from new-message-id; a serialized `true_<chat>_<key>` is not a reservable id.
+  id: z.string().regex(/^[A-Za-z0-9]+$/, 'id must be the bare id returned by new-message-id').nullish(),
   reply_to: z.string().nullish(),
   linkPreview: z.boolean().optional(),
   linkPreviewHighQuality: z.boolean().optional(),
@@ -422,7 +423,7 @@ export class WahaSimState {
 
   /** Stores a sent message unless this chat already holds the same key id (a resend with a reserved id). */
   storeSent(session: SimSession, chatId: string, text: string, requestedId: string | null): { msg: SimMessage; duplicate: boolean } {
-    const keyId = this.engine !== 'WEBJS' && requestedId ? keyIdOf(requestedId) : newKeyId(this.engine);
+    const keyId = this.engine !== 'WEBJS' && requestedId ? requestedId : newKeyId(this.engine);
     const existing = this.#chats.get(session.name)?.get(chatId)?.find((m) => m.keyId === keyId && m.fromMe);
     if (existing) return { msg: existing, duplicate: true };
     const msg: SimMessage = {

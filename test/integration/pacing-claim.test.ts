@@ -47,10 +47,14 @@ describe('claim at send time', () => {
     const id = await queued(store.id);
     expect(await activities.prepareNotification({ notificationId: id })).toMatchObject({ action: 'send' });
     const refused = await activities.claimAndSend({ notificationId: id });
-    expect(refused).toEqual({ result: 'wait', reason: 'quiet_hours', retryAt: Date.parse('2026-11-27T04:00:00Z') });
+    // 09:00 Almaty, spread by up to one mean gap so a night's backlog does not wake at one instant.
+    expect(refused).toMatchObject({ result: 'wait', reason: 'quiet_hours' });
+    const retryAt = (refused as { retryAt: number }).retryAt;
+    expect(retryAt).toBeGreaterThanOrEqual(Date.parse('2026-11-27T04:00:00Z'));
+    expect(retryAt).toBeLessThan(Date.parse('2026-11-27T04:00:00Z') + 40_000);
     const [row] = await ctx.db.select().from(notifications).where(eq(notifications.id, id));
     expect(row).toMatchObject({ status: 'scheduled', reasonCode: 'quiet_hours' });
-    expect(row!.scheduledFor?.toISOString()).toBe('2026-11-27T04:00:00.000Z');
+    expect(row!.scheduledFor?.getTime()).toBe(retryAt);
 
     clock = new Date('2026-11-27T04:00:00Z'); // 09:00 in Almaty
     await ctx.db.update(notifications).set({ eventAt: clock }).where(eq(notifications.id, id)); // still fresh for this test
@@ -68,7 +72,8 @@ describe('claim at send time', () => {
     await activities.prepareNotification({ notificationId: b });
     expect(await activities.claimAndSend({ notificationId: a })).toMatchObject({ result: 'sent' });
     const second = await activities.claimAndSend({ notificationId: b });
-    expect(second).toEqual({ result: 'wait', reason: 'gap', retryAt: clock.getTime() + 40_000 });
+    // next_allowed_at = first send + 40 s (random 0.5 of 20–60 s), spread by half a mean gap.
+    expect(second).toEqual({ result: 'wait', reason: 'gap', retryAt: clock.getTime() + 40_000 + 20_000 });
     clock = new Date(clock.getTime() + 40_000);
     expect(await activities.claimAndSend({ notificationId: b })).toMatchObject({ result: 'sent' });
     const starts = (await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.outcome, 'sent'))).filter((x) => [a, b].includes(x.notificationId)).map((x) => x.startedAt.getTime()).sort();

@@ -117,3 +117,13 @@ describe('WAHA webhook', () => {
     expect((await post(m.store.id, 'not json')).status).toBe(400);
   });
 });
+
+describe('request size', () => {
+  it('refuses a webhook body over 256 KB before reading it all', async () => {
+    const m = await sentMessage();
+    const huge = m.ack(3).replace('"ack":3', `"ack":3,"pad":"${'x'.repeat(300 * 1024)}"`);
+    const res = await post(m.store.id, huge);
+    expect(res.status).toBe(413);
+    expect(await m.status()).toBe('sent');
+  });
+});

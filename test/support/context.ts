@@ -21,6 +21,8 @@ export async function createTestContext(overrides: { now?: () => Date; env?: Rec
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    // Tests never reach the real Kaspi: without a simulator's URL, calls fail fast on loopback.
+    KASPI_API_URL: 'http://127.0.0.1:9/shop/api/v2',
     ...overrides.env,
   });
   const ctx = await createContext(

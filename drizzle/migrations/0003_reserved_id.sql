@@ -1,0 +1,1 @@
+ALTER TABLE "message_attempts" ADD COLUMN "reserved_id" varchar(120);
