@@ -26,7 +26,7 @@ export function clientIp(c: Context): string {
  * tabs and newlines in a Location, turning it into `//evil`).
  */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])[^\s\\\x00-\x1f\x7f]*$/.test(next) ? next : '/';
+  return typeof next === 'string' && /^\/(?![/\\])[^\s\\\p{Cc}]*$/u.test(next) ? next : '/';
 }
 
 export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimiter } = {}): Hono<AuthEnv> {
