@@ -43,21 +43,24 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   // Own process group: Ctrl-C reaches us first and we stop children in order.
   const child = spawn(options.cli, args, { stdio: ['ignore', logFd, logFd], detached: true });
 
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal server start-dev exited with code ${child.exitCode}; see ${options.logFile}`);
-    if (await searchAttributesReady(options.cli, address, namespace)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`Temporal dev server was not ready within 90 s; see ${options.logFile}`);
+  // Until we return a handle nobody else can stop this child: any failure below must end it.
+  try {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`temporal server start-dev exited with code ${child.exitCode}; see ${options.logFile}`);
+      if (await searchAttributesReady(options.cli, address, namespace)) break;
+      if (Date.now() > deadline) throw new Error(`Temporal dev server was not ready within 90 s; see ${options.logFile}`);
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 
-  if (options.retentionDays) {
-    // The dev server keeps closed workflows 24 h by default; operators need weeks of history.
-    const r = spawnSync(options.cli, ['operator', 'namespace', 'update', '--address', address, '--retention', `${options.retentionDays * 24}h`, namespace], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cannot set namespace retention: ${r.stderr.trim()}`);
+    if (options.retentionDays) {
+      // The dev server keeps closed workflows 24 h by default; operators need weeks of history.
+      const r = spawnSync(options.cli, ['operator', 'namespace', 'update', '--address', address, '--retention', `${options.retentionDays * 24}h`, namespace], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cannot set namespace retention: ${r.stderr.trim()}`);
+    }
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
 
   return {

@@ -85,3 +85,19 @@ describe('poll schedules on the real Temporal server', () => {
     expect((await describeSchedule(pushOnly)).state.paused).toBe(true);
   });
 });
+
+describe('stranded notifications', () => {
+  it('the reconcile activity starts workflows for queued rows nobody started (e.g. a push-only store)', async () => {
+    const { notifications, orders } = await import('../../drizzle/schema.ts');
+    const storeId = await newStore({ kaspiTokenEnc: null });
+    await ctx.db.insert(orders).values({ storeId, code: '990001', state: 'NEW', status: 'APPROVED_BY_BANK', snapshot: {}, creationDate: new Date(), source: 'push' });
+    const [n] = await ctx.db.insert(notifications).values({ storeId, orderCode: '990001', event: 'new', createdAt: new Date(Date.now() - 10 * 60_000) }).returning();
+    // Scoped to this store: the test database holds other files' rows.
+    const { createScheduleActivities } = await import('../../activities/schedules.ts');
+    await createScheduleActivities(ctx).reconcileSchedules({ storeId });
+    const [row] = await ctx.db.select().from(notifications).where(eq(notifications.id, n!.id));
+    expect(row!.workflowId).toBe(`notify:${storeId}:990001:new`);
+    const described = await ctx.temporal.workflow.getHandle(row!.workflowId!).describe();
+    expect(described.type).toBe('notificationWorkflow');
+  });
+});
