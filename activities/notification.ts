@@ -33,7 +33,7 @@ import { isEventCurrent, isFresh, freshUntil } from '../lib/kaspi/events.ts';
 import { parseOrderSnapshot, type KaspiOrder } from '../lib/kaspi/orders.ts';
 import { applyPendingAcks, recordAck } from '../lib/notifications/acks.ts';
 import { applyStatus, FINAL_STATUSES, setWaitingReason } from '../lib/notifications/status.ts';
-import { decideClaim, localDayStart, sessionState } from '../lib/pacing/pacing.ts';
+import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
 import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
@@ -181,11 +181,12 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
       if (!rendered.ok) return skip('render_failed');
 
-      const notBefore = n.eventAt.getTime() + template.delayMinutes * 60_000;
-      const planned = new Date(Math.max(now.getTime(), notBefore, sender.nextAllowedAt.getTime()));
+      const delayEnds = n.eventAt.getTime() + template.delayMinutes * 60_000;
+      const planned = n.status === 'scheduled' && n.scheduledFor ? n.scheduledFor : await planSlot(sender.id, new Date(Math.max(now.getTime(), delayEnds)));
       await applyStatus(ctx.db, { notificationId, to: 'scheduled', source: 'prepare', at: now });
       await setWaitingReason(ctx.db, notificationId, null, null, planned);
-      return { action: 'send', notBefore, freshUntil: freshUntil(event, n.eventAt, template.delayMinutes) };
+      // The workflow sleeps until its planned slot; the claim at that moment still decides.
+      return { action: 'send', notBefore: planned.getTime(), freshUntil: freshUntil(event, n.eventAt, template.delayMinutes) };
     },
 
     /**
@@ -518,6 +519,32 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         if (!(err instanceof WahaError)) throw err;
         return { found: 'unknown' };
       }
+  }
+
+  /**
+   * The sender's next planned slot: one mean gap after the last slot planned for a message that
+   * is already due (a review request held back until tomorrow is not in the queue yet), never
+   * before `earliest` or next_allowed_at, outside quiet hours. Reading the live rows (not a stored
+   * cursor) means a cancelled or skipped message frees its slot at once. Planning is only a plan
+   * (DESIGN "Pacing is enforced at the moment of sending"); it keeps a backlog in order, so each
+   * workflow claims near its own slot instead of all racing for the next free one.
+   */
+  async function planSlot(senderId: string, earliest: Date): Promise<Date> {
+    const [s] = await ctx.db.select().from(senders).where(eq(senders.id, senderId));
+    if (!s) return earliest;
+    const meanGapMs = ((s.minGapSeconds + s.maxGapSeconds) / 2) * 1000;
+    const [last] = await ctx.db
+      .select({ at: sql<Date | null>`max(${notifications.scheduledFor})` })
+      .from(notifications)
+      .innerJoin(stores, eq(stores.id, notifications.storeId))
+      .innerJoin(templates, eq(templates.id, notifications.templateId))
+      .where(and(
+        eq(stores.senderId, senderId),
+        eq(notifications.status, 'scheduled'),
+        sql`${notifications.eventAt} + make_interval(mins => ${templates.delayMinutes}) <= ${earliest}`,
+      ));
+    const lastPlanned = last?.at ? new Date(last.at).getTime() + meanGapMs : 0;
+    return nextSendableAt(new Date(Math.max(earliest.getTime(), s.nextAllowedAt.getTime(), lastPlanned)), s);
   }
 
   async function waitFor(notificationId: string, reason: WaitReason, retryAt: Date | null): Promise<SendResult> {

@@ -1,4 +1,4 @@
-import { condition, log, proxyActivities, setHandler, sleep, upsertMemo } from '@temporalio/workflow';
+import { condition, continueAsNew, log, proxyActivities, setHandler, sleep, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { NotificationActivities, SendResult } from '../activities/notification.ts';
 import type { NotifyEvent } from '../drizzle/schema.ts';
 import { ackSignal, wakeSignal } from './signals.ts';
@@ -40,6 +40,8 @@ export const DEVICE_ACK_WAIT_MS = 24 * 60 * 60_000;
 /** A send whose outcome is unknown is looked up after this, giving a slow WAHA time to finish. */
 const AMBIGUOUS_LOOKUP_DELAY_MS = 30_000;
 const MIN_WAIT_MS = 1_000;
+/** Past this many events a waiting notification continues as a new run (prepare is idempotent). */
+const HISTORY_LIMIT = 2_000;
 const MAX_STATUS_WAIT_MS = 10 * 60_000;
 
 /**
@@ -67,7 +69,7 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
 
   let resends = 0;
   for (;;) {
-    const sent = await sendOnce(notificationId, lookupDelay, () => woken, () => (woken = false));
+    const sent = await sendOnce(input, lookupDelay, () => woken, () => (woken = false));
     if (sent.result === 'done') return { status: sent.status, reasonCode: sent.reasonCode };
     if (sent.result !== 'sent') throw new Error('unreachable');
 
@@ -105,7 +107,8 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
  * Claims and sends until the message is sent or the notification is over. A refused claim is a
  * durable sleep and a new claim — not an activity retry — so a backlog drains paced after an outage.
  */
-async function sendOnce(notificationId: string, lookupDelayMs: number, isWoken: () => boolean, clearWoken: () => void): Promise<Exclude<SendResult, { result: 'wait' } | { result: 'ambiguous' }>> {
+async function sendOnce(input: NotificationInput, lookupDelayMs: number, isWoken: () => boolean, clearWoken: () => void): Promise<Exclude<SendResult, { result: 'wait' } | { result: 'ambiguous' }>> {
+  const { notificationId } = input;
   let statusWaitMs = 30_000;
   for (;;) {
     const r = await claimAndSend({ notificationId });
@@ -118,6 +121,8 @@ async function sendOnce(notificationId: string, lookupDelayMs: number, isWoken: 
       const done = await finishNotification({ notificationId, status: 'failed', reasonCode: 'outcome_unknown' });
       return { result: 'done', status: done.status, reasonCode: 'outcome_unknown' };
     }
+    // A very long wait (days of cap or outage) must not grow one history without bound.
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT) await continueAsNew<typeof notificationWorkflow>(input);
     upsertMemo({ waitingFor: r.reason });
     clearWoken();
     if (r.retryAt !== null) {

@@ -80,6 +80,26 @@ describe('claim at send time', () => {
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(20_000);
   });
 
+  it('plans each waiting message its own slot, never closer than the gap and outside quiet hours', async () => {
+    const activities = createNotificationActivities(ctx, { random: () => 0 });
+    clock = new Date('2026-11-26T16:58:00Z'); // 21:58 in Almaty, two minutes before quiet hours
+    const { store } = await setup({ minGapSeconds: 60, maxGapSeconds: 60, quietHoursStart: '22:00', quietHoursEnd: '09:00', nextAllowedAt: clock });
+    const planned: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const id = await queued(store.id, `701444000${i}`);
+      const p = await activities.prepareNotification({ notificationId: id });
+      expect(p.action).toBe('send');
+      planned.push((p as { notBefore: number }).notBefore);
+    }
+    // 21:58 and 21:59 fit before the quiet hours; the rest wait for 09:00, a gap apart.
+    expect(planned.map((t) => new Date(t).toISOString())).toEqual([
+      '2026-11-26T16:58:00.000Z',
+      '2026-11-26T16:59:00.000Z',
+      '2026-11-27T04:00:00.000Z',
+      '2026-11-27T04:01:00.000Z',
+    ]);
+  });
+
   it('stops at the daily cap and resumes the next local day', async () => {
     const activities = createNotificationActivities(ctx, { random: () => 0 });
     clock = new Date('2026-11-26T12:00:00Z'); // 17:00 Almaty
