@@ -11,7 +11,7 @@ import { ackSignal } from '../workflows/signals.ts';
 /**
  * The benchmark's worker process. `real`: the product's activities, unchanged. `noop`: the same
  * activity names doing nothing (the floor) — the poll hands out synthetic ids, the send returns
- * "sent" and, like the WAHA webhook handler would, signals acks 1, 2, 3 to the workflow.
+ * "sent" and, like the WAHA webhook handler would, signals acks 2 and 3 to the workflow.
  * Every activity is wrapped to count heartbeat calls (billable, but not in the history).
  */
 interface Config {
@@ -59,7 +59,9 @@ function noopActivities(): Partial<Activities> {
   const perStore = Number(process.env.BENCH_NOOP_ORDERS ?? 0) || 0;
   const acks = async (workflowId: string) => {
     const handle = ctx.temporal.workflow.getHandle(workflowId);
-    for (const ack of [1, 2, 3]) {
+    // As api/webhooks/waha.ts does now: only DEVICE (2), READ (3) and ERROR acks are signalled;
+    // SERVER (1) alone is not (DEVICE satisfies the workflow's SERVER wait as well).
+    for (const ack of [2, 3]) {
       try {
         await handle.signal(ackSignal, { ack });
       } catch {
@@ -76,6 +78,10 @@ function noopActivities(): Partial<Activities> {
     },
     async markNotificationStarted() {
       return true;
+    },
+    // The batch mark (workflows/kaspi-poll.ts, patched 'batch-child-starts'): synthetic ids are no uuids.
+    async markNotificationsStarted({ items }: { items: unknown[] }) {
+      return items.length;
     },
     async prepareNotification() {
       return { action: 'send' as const, notBefore: 0, freshUntil: Number.MAX_SAFE_INTEGER };

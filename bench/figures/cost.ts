@@ -46,21 +46,25 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
     for (const [k, v] of Object.entries(c.activities)) activityNames[k] = (activityNames[k] ?? 0) + v;
   });
   const pollBy: Partial<Record<ActionKind, number>> = {};
+  const pollActivities: Record<string, number> = {};
   let pollTotal = 0;
   for (const [i] of ids.entries()) {
     const c = countActions(await client.workflow.getHandle(`kaspi-poll-run:${ids[i]}:cost-${i}-0`).fetchHistory());
     pollTotal += c.total;
     mergeCounts(pollBy, c.by);
+    for (const [k, v] of Object.entries(c.activities)) pollActivities[k] = (pollActivities[k] ?? 0) + v;
   }
   const hbDelivered = heartbeatDelta(hb1, hb0);
   const hbNotif = (hbDelivered.claimAndSend ?? 0) + (hbDelivered.lookUpAttempt ?? 0) + (hbDelivered.checkSentMessage ?? 0);
   const hbPoll = hbDelivered.pollKaspiStore ?? 0;
   const n = rows.length;
   const perNotificationOwn = (notifTotal + hbNotif) / n;
-  // The poll's share that grows with each notification: markNotificationStarted (1 activity each).
-  const marginalPoll = (pollBy.activity ?? 0) - ids.length; // minus one pollKaspiStore per poll
+  // The poll's share that grows with each notification: markNotificationStarted (1 activity per row,
+  // histories before the 'batch-child-starts' patch). The batch mark markNotificationsStarted is one
+  // activity per poll that found something: it belongs to the fixed part.
+  const marginalPoll = pollActivities.markNotificationStarted ?? 0;
   const perNotification = perNotificationOwn + marginalPoll / n;
-  const fixedPoll = (pollTotal - marginalPoll + hbPoll) / ids.length; // start + pollKaspiStore + heartbeat
+  const fixedPoll = (pollTotal - marginalPoll + hbPoll) / ids.length; // start + pollKaspiStore + heartbeat (+ batch mark)
 
   // (b) idle polls on a Schedule
   log('  idle store on its Schedule…');
@@ -87,6 +91,8 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
     delivered: {
       notifications: n,
       polls: ids.length,
+      pollHistoryActions: pollBy,
+      pollActivitiesScheduled: pollActivities,
       notificationHistoryActions: notifBy,
       activitiesScheduled: activityNames,
       heartbeats: hbDelivered,

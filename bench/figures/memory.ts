@@ -17,6 +17,8 @@ export interface MemoryOptions {
 }
 
 const HOLD_MS = 3_600_000;
+/** lib/config.ts WORKER_MAX_CACHED_WORKFLOWS default; what the worker uses when no cache is passed. */
+const PRODUCT_CACHE_DEFAULT = 300;
 
 function snapshotFor(code: string, phone: string) {
   return {
@@ -36,8 +38,9 @@ function snapshotFor(code: string, phone: string) {
  * Starts stop when the time budget is used up; the figure at W is then extrapolated linearly.
  */
 export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string) => void) {
-  const cache = o.cache ?? o.waiting;
-  const worker = await startWorkerProcess(env, { mode: 'real', taskQueue: 'bench-memory', maxCachedWorkflows: cache, cpuProfDir: o.cpuProfDir });
+  // No --memory-cache: the worker keeps the product's own bound (config WORKER_MAX_CACHED_WORKFLOWS, default 300).
+  const cache = o.cache ?? PRODUCT_CACHE_DEFAULT;
+  const worker = await startWorkerProcess(env, { mode: 'real', taskQueue: 'bench-memory', maxCachedWorkflows: o.cache, cpuProfDir: o.cpuProfDir });
   try {
     await sleep(2000);
     const baselineMb = rssMb(worker.pid);
