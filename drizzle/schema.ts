@@ -208,8 +208,8 @@ export const notifications = pgTable('notifications', {
   // The guard against duplicate notifications: one row per order event, whatever races.
   uniqueIndex('notifications_store_order_event_uq').on(t.storeId, t.orderCode, t.event),
   // Keyset pagination of the message log, newest first, with or without a status filter.
-  index('notifications_store_created_idx').on(t.storeId, t.createdAt.desc(), t.id.desc()),
-  index('notifications_store_status_created_idx').on(t.storeId, t.status, t.createdAt.desc(), t.id.desc()),
+  index('notifications_store_created_idx').on(t.storeId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+  index('notifications_store_status_created_idx').on(t.storeId, t.status, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   index('notifications_queued_idx').on(t.storeId).where(sql`status = 'queued' and workflow_id is null`),
   check('notifications_status_ck', inList('status', NOTIFICATION_STATUSES)),
   check('notifications_event_ck', inList('event', NOTIFY_EVENTS)),

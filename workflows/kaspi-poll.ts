@@ -63,6 +63,9 @@ export async function kaspiPollWorkflow(input: { storeId: string }): Promise<Kas
   // Version 2 (bench: ~120 ms and 3 workflow tasks per serial start, one activity per row): all
   // children start at once and their ids are recorded by one activity. Histories recorded before
   // the patch replay through the original path below.
+  // An idle poll ends here: asking patched() would record a marker and a search-attribute update
+  // (two billable actions) on every idle poll of every store. Histories of idle polls end here too.
+  if (queued.length === 0) return { queued: 0, started: 0, alreadyStarted: 0 };
   if (patched('batch-child-starts')) {
     const results = await Promise.allSettled(queued.map(startOne));
     const marks: { notificationId: string; workflowId: string }[] = [];
