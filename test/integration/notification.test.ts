@@ -9,7 +9,8 @@ import { notifyWorkflowId, NotifyEventKey, OrderCodeKey, StoreIdKey } from '../.
 import type { NotificationInput } from '../../workflows/notification.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
-import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { connectWhatsAppStore } from '../support/whatsapp.ts';
 import { eventually } from '../support/eventually.ts';
 
 /**
@@ -38,18 +39,8 @@ afterAll(async () => {
 });
 
 /** A store with its own WhatsApp session on the simulator, wired to our webhook. */
-async function connectedStore(senderValues: Parameters<typeof createSender>[1] extends infer T ? Partial<T> : never = {}, templatesByEvent: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} на {total_amount} принят.' }) {
-  const sender = await createSender(ctx, { wahaServerUrl: waha.url, apiKey: API_KEY, webhookSecret: SECRET, ...senderValues });
-  waha.state.addSession(sender.wahaSessionName, { status: 'WORKING', paired: true });
-  const store = await createStore(ctx, { senderId: sender.id });
-  await new WahaClient({ baseUrl: waha.url, apiKey: API_KEY, session: sender.wahaSessionName }).upsertSessionConfig({
-    webhookUrl: `${web.url}/webhooks/waha/${store.id}`,
-    hmacKey: SECRET,
-  });
-  // Changing a session's config restarts it (STARTING → WORKING), as WAHA does.
-  await eventually(async () => waha.state.sessionStatus(sender.wahaSessionName) === 'WORKING');
-  for (const [event, text] of Object.entries(templatesByEvent)) await createTemplate(ctx, store.id, event as NotifyEvent, text);
-  return { store, sender };
+function connectedStore(sender: Parameters<typeof connectWhatsAppStore>[1]['sender'] = {}, templates: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} на {total_amount} принят.' }) {
+  return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, sender, templates });
 }
 
 async function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {

@@ -10,13 +10,13 @@ import { messageAttempts, messageEvents, notifications, type NotifyEvent } from 
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import { resendNotifications, resendOne } from '../../lib/services/resend.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
-import { WahaClient } from '../../lib/waha/client.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
 import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
-import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
+import { connectWhatsAppStore } from '../support/whatsapp.ts';
 
 /** Resend on the real Temporal server and PostgreSQL, against the WAHA simulator and our web app. */
 let ctx: TestContext;
@@ -41,14 +41,8 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-async function connectedStore() {
-  const sender = await createSender(ctx, { wahaServerUrl: waha.url, apiKey: API_KEY, webhookSecret: SECRET });
-  waha.state.addSession(sender.wahaSessionName, { status: 'WORKING', paired: true });
-  const store = await createStore(ctx, { senderId: sender.id });
-  await new WahaClient({ baseUrl: waha.url, apiKey: API_KEY, session: sender.wahaSessionName }).upsertSessionConfig({ webhookUrl: `${web.url}/webhooks/waha/${store.id}`, hmacKey: SECRET });
-  await eventually(async () => waha.state.sessionStatus(sender.wahaSessionName) === 'WORKING');
-  await createTemplate(ctx, store.id, 'new', 'Заказ №{order_num} принят.');
-  return { store, sender };
+function connectedStore() {
+  return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, templates: { new: 'Заказ №{order_num} принят.' } });
 }
 
 async function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {

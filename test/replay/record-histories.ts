@@ -26,13 +26,13 @@ import { findFreePort } from '../../lib/runtime/ports.ts';
 import { ensureTemporalCli } from '../../lib/runtime/temporal-cli.ts';
 import { startDevServer } from '../../lib/runtime/temporal-dev-server.ts';
 import { startWorker } from '../../lib/temporal/worker.ts';
-import { WahaClient } from '../../lib/waha/client.ts';
 import { startKaspiSimulator } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator } from '../../simulators/waha/server.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
-import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
+import { connectWhatsAppStore } from '../support/whatsapp.ts';
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
 const API_KEY = 'waha-key';
@@ -65,14 +65,8 @@ const worker = await startWorker(ctx);
 const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
 const waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: API_KEY, ackDelaysMs: [50, 100, 150] });
 
-async function connectedStore(senderValues: Partial<Parameters<typeof createSender>[1]> = {}, templatesByEvent: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} принят.' }, storeValues: Partial<typeof stores.$inferInsert> = {}) {
-  const sender = await createSender(ctx, { wahaServerUrl: waha.url, apiKey: API_KEY, webhookSecret: SECRET, ...senderValues });
-  waha.state.addSession(sender.wahaSessionName, { status: 'WORKING', paired: true });
-  const store = await createStore(ctx, { senderId: sender.id, ...storeValues });
-  await new WahaClient({ baseUrl: waha.url, apiKey: API_KEY, session: sender.wahaSessionName }).upsertSessionConfig({ webhookUrl: `${web.url}/webhooks/waha/${store.id}`, hmacKey: SECRET });
-  await eventually(async () => waha.state.sessionStatus(sender.wahaSessionName) === 'WORKING');
-  for (const [event, text] of Object.entries(templatesByEvent)) await createTemplate(ctx, store.id, event as NotifyEvent, text);
-  return { store, sender };
+function connectedStore(sender: Parameters<typeof connectWhatsAppStore>[1]['sender'] = {}, templates: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} принят.' }, store: Partial<typeof stores.$inferInsert> = {}) {
+  return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, sender, templates, store });
 }
 
 /** Starts the notification workflow as the poll would; returns its id and result promise. */
