@@ -15,7 +15,7 @@ import { renderMarkdown, renderTable, type Results } from './lib/report.ts';
 /**
  * `npm run bench` — every figure, or `npm run bench -- --only throughput,latency`.
  * Sizes are flags (see bench/README.md). Prints a table, writes bench/results/latest.json and
- * bench/RESULTS.md (the last full or partial run).
+ * bench/results/latest.md (this run; bench/RESULTS.md is the curated record).
  */
 const FIGURES = ['throughput', 'floor', 'latency', 'cost', 'memory', 'polling', 'admin'] as const;
 type Figure = (typeof FIGURES)[number];
@@ -143,7 +143,8 @@ process.stdout.write(`${table}\n`);
 if (!values['no-write']) {
   mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
   writeFileSync(path.join(BENCH_DIR, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), renderMarkdown(results, table));
-  log(`wrote bench/results/latest.json and bench/RESULTS.md (${results.durationSeconds} s)`);
+  // The committed bench/RESULTS.md holds a curated before/after; each run writes its own next to its JSON.
+  writeFileSync(path.join(BENCH_DIR, 'results', 'latest.md'), renderMarkdown(results, table));
+  log(`wrote bench/results/latest.json and bench/results/latest.md (${results.durationSeconds} s)`);
 }
 process.exit(0);

@@ -5,14 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import pg from 'pg';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { createContext } from '../../lib/bootstrap.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { AppContext } from '../../lib/context.ts';
-import { runMigrations } from '../../lib/db/migrate.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/runtime/embedded-postgres.ts';
+import { createFreshDatabase } from '../../lib/runtime/fresh-database.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import { ensureTemporalCli } from '../../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../../lib/runtime/temporal-dev-server.ts';
@@ -76,8 +74,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'kaspi-notify-bench-'));
   const cli = await ensureTemporalCli({ progress: log });
   let devServer: DevServer | undefined;
-  let embedded: EmbeddedPostgres | undefined;
-  let dropDatabase: (() => Promise<void>) | undefined;
+  let database: Awaited<ReturnType<typeof createFreshDatabase>> | undefined;
   let databaseUrl = '';
 
   await Promise.all([
@@ -85,29 +82,11 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
       devServer = await startDevServer({ cli, port: await findFreePort(), logFile: path.join(tmp, 'temporal.log') });
     })(),
     (async () => {
-      let serverUrl = process.env.DATABASE_URL;
-      if (!serverUrl) {
-        embedded = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), logDir: path.join(tmp, 'logs'), log: () => undefined });
-        serverUrl = embedded.databaseUrl;
-      }
-      const name = `kaspi_notify_bench_${process.pid}_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      await admin.end();
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      databaseUrl = url.toString();
-      dropDatabase = async () => {
-        const c = new pg.Client({ connectionString: serverUrl });
-        await c.connect();
-        await c.query(`drop database if exists ${name} with (force)`);
-        await c.end();
-      };
-      await runMigrations(databaseUrl);
+      database = await createFreshDatabase({ prefix: 'kaspi_notify_bench', scratchDir: tmp, serverUrl: process.env.DATABASE_URL });
+      databaseUrl = database.databaseUrl;
     })(),
   ]);
-  log(`Temporal dev server (in memory) at ${devServer!.address}; database ${embedded ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
+  log(`Temporal dev server (in memory) at ${devServer!.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
 
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   const bundlePath = path.join(tmp, 'workflow-bundle.js');
@@ -132,7 +111,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
     temporalAddress: devServer!.address,
     temporalCli: cli,
     temporalPid: devServer!.pid,
-    postgresPid: embedded?.pid ?? null,
+    postgresPid: database?.postgresPid ?? null,
     bundlePath,
     kaspiUrl,
     kaspi,
@@ -147,9 +126,8 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
       });
       await web.close().catch(() => undefined);
       await ctx.close().catch(() => undefined);
-      await dropDatabase?.().catch(() => undefined);
       await devServer?.stop();
-      await embedded?.stop();
+      await database?.dispose().catch(() => undefined);
       rmSync(tmp, { recursive: true, force: true });
     },
   };

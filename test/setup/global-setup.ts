@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { runMigrations } from '../../lib/db/migrate.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/runtime/embedded-postgres.ts';
+import { createFreshDatabase } from '../../lib/runtime/fresh-database.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import { ensureTemporalCli } from '../../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../../lib/runtime/temporal-dev-server.ts';
@@ -28,9 +26,8 @@ declare module 'vitest' {
 }
 
 let devServer: DevServer | undefined;
-let embedded: EmbeddedPostgres | undefined;
+let database: Awaited<ReturnType<typeof createFreshDatabase>> | undefined;
 let tmp: string | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'kaspi-notify-test-'));
@@ -42,27 +39,9 @@ export async function setup(project: TestProject): Promise<void> {
       return devServer;
     })(),
     (async () => {
-      let serverUrl = process.env.DATABASE_URL;
-      if (!serverUrl) {
-        embedded = await startEmbeddedPostgres({ dataDir: path.join(tmp!, 'data'), logDir: path.join(tmp!, 'logs'), log: () => undefined });
-        serverUrl = embedded.databaseUrl;
-      }
-      const name = `kaspi_notify_test_${process.pid}_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      await admin.end();
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      project.provide('databaseUrl', url.toString());
-      project.provide('serverUrl', serverUrl);
-      dropDatabase = async () => {
-        const c = new pg.Client({ connectionString: serverUrl });
-        await c.connect();
-        await c.query(`drop database if exists ${name} with (force)`);
-        await c.end();
-      };
-      await runMigrations(url.toString());
+      database = await createFreshDatabase({ prefix: 'kaspi_notify_test', scratchDir: tmp!, serverUrl: process.env.DATABASE_URL });
+      project.provide('databaseUrl', database.databaseUrl);
+      project.provide('serverUrl', database.serverUrl);
     })(),
   ]);
 
@@ -76,8 +55,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  await dropDatabase?.().catch(() => undefined);
   await devServer?.stop();
-  await embedded?.stop();
+  await database?.dispose().catch(() => undefined);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
