@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { storeMembers, stores, users } from '../../drizzle/schema.ts';
+import { sessions, storeMembers, stores, users } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.ts';
 
@@ -37,7 +37,12 @@ export async function setPassword(db: Db, email: string, password: string): Prom
   checkPassword(password);
   const user = await findUserByEmail(db, email);
   if (!user) throw new AccountError(`no user with email ${email}`);
-  await db.update(users).set({ passwordHash: await hashPassword(password), updatedAt: new Date() }).where(eq(users.id, user.id));
+  const passwordHash = await hashPassword(password);
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
+    // A new password ends every open session: whoever knew the old one is logged out too.
+    await tx.delete(sessions).where(eq(sessions.userId, user.id));
+  });
 }
 
 export async function addMember(db: Db, email: string, storeId: string): Promise<void> {

@@ -90,6 +90,15 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
   // Someone else resent it (or a webhook moved it) between the read and the UPDATE.
   if (!previous) return { notificationId, result: 'skipped', reason: 'not_resendable' };
 
+  // The previous run may still be waiting (an ERROR ack failed the row while it waited for DEVICE);
+  // left alone it would finish the row on its own clock, about the new attempt. End it first.
+  if (previous.previous_workflow_id) {
+    await ctx.temporal.workflow
+      .getHandle(previous.previous_workflow_id)
+      .terminate('superseded by a resend')
+      .catch(() => undefined); // already closed: nothing to stop
+  }
+
   const input: NotificationInput = { notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, ...(options.timing ? { timing: options.timing } : {}) };
   try {
     await ctx.temporal.workflow.start('notificationWorkflow', {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { users } from '../../drizzle/schema.ts';
+import { sessions, users } from '../../drizzle/schema.ts';
 import { verifyPassword } from '../../lib/auth/passwords.ts';
 import { apiClient, newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
@@ -55,10 +55,14 @@ describe('npm run admin', () => {
     const r = await call('GET', '/api/stores', { token });
     expect(r.status).toBe(200);
 
+    const [user] = await ctx.db.select().from(users).where(eq(users.email, email));
+    await ctx.db.insert(sessions).values({ idHash: 'f'.repeat(64), userId: user!.id, csrfToken: 'c'.repeat(32), expiresAt: new Date(Date.now() + 3600_000) });
     const pw = await admin(['set-password', '--email', email.toUpperCase(), '--password', 'second-password-2']);
     expect(pw.code, pw.stderr).toBe(0);
     const [after] = await ctx.db.select().from(users).where(eq(users.email, email));
     expect(await verifyPassword('second-password-2', after!.passwordHash)).toBe(true);
+    // The new password logged out the session opened with the old one.
+    expect(await ctx.db.select().from(sessions).where(eq(sessions.userId, user!.id))).toHaveLength(0);
 
     const owner = await newUser(ctx);
     const storeId = (await call('POST', '/api/stores', { token: owner.token, body: { name: 'CLI' } })).body.store_id as string;

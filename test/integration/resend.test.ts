@@ -130,3 +130,24 @@ describe('resend', () => {
     expect(again).toMatchObject({ matched: 0, started: 0 });
   });
 });
+
+describe('resend of a row whose workflow still runs', () => {
+  it('ends the previous run so it cannot finish the row on its own clock', async () => {
+    const { store } = await connectedStore();
+    const order = sampleOrder();
+    const n = await queueNotification(ctx, store.id, order, 'new');
+    // A run that is still waiting (on a queue no worker serves), as after an ERROR ack mid-wait.
+    const previousId = `stale-${n.id}`;
+    await ctx.temporal.workflow.start('notificationWorkflow', {
+      taskQueue: `nobody-${n.id}`,
+      workflowId: previousId,
+      args: [{ notificationId: n.id, storeId: store.id, orderCode: order.code, event: 'new' }],
+    });
+    await ctx.db.update(notifications).set({ status: 'failed', reasonCode: 'ack_error', workflowId: previousId }).where(eq(notifications.id, n.id));
+
+    const r = await resendOne(ctx, n.id, { timing: FAST });
+    expect(r.result).toBe('started');
+    expect((await ctx.temporal.workflow.getHandle(previousId).describe()).status.name).toBe('TERMINATED');
+    await eventually(async () => (await ctx.db.select().from(notifications).where(eq(notifications.id, n.id)))[0]!.status === 'read');
+  });
+});
