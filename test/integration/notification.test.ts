@@ -1,16 +1,14 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageAttempts, notifications, optOuts, senders, type NotifyEvent } from '../../drizzle/schema.ts';
-import { startWeb, type RunningWeb } from '../../api/server.ts';
-import { findFreePort } from '../../lib/runtime/ports.ts';
-import type { RunningWorker } from '../../lib/temporal/worker.ts';
+import type { RunningWeb } from '../../api/server.ts';
 import { WahaClient } from '../../lib/waha/client.ts';
 import { notifyWorkflowId, NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
-import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
-import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
+import type { WahaSimulator } from '../../simulators/waha/server.ts';
+import type { TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
-import { connectWhatsAppStore } from '../support/whatsapp.ts';
+import { connectWhatsAppStore, startWhatsAppHarness } from '../support/whatsapp.ts';
 import { eventually } from '../support/eventually.ts';
 
 /**
@@ -18,25 +16,19 @@ import { eventually } from '../support/eventually.ts';
  * WAHA simulator, whose signed webhooks reach our real web app.
  */
 let ctx: TestContext;
-let worker: RunningWorker;
 let web: RunningWeb;
 let waha: WahaSimulator;
 const API_KEY = 'waha-key';
 const SECRET = 'hook-secret';
 const FAST = { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 500 };
 
+let harness: Awaited<ReturnType<typeof startWhatsAppHarness>>;
+
 beforeAll(async () => {
-  ctx = await createTestContext();
-  worker = await startTestWorker(ctx);
-  web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
-  waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: API_KEY, ackDelaysMs: [50, 100, 150] });
+  harness = await startWhatsAppHarness({ apiKey: API_KEY });
+  ({ ctx, web, waha } = harness);
 });
-afterAll(async () => {
-  await waha?.close();
-  await web?.close();
-  await worker?.shutdown();
-  await ctx?.close();
-});
+afterAll(async () => harness?.close());
 
 /** A store with its own WhatsApp session on the simulator, wired to our webhook. */
 function connectedStore(sender: Parameters<typeof connectWhatsAppStore>[1]['sender'] = {}, templates: Partial<Record<NotifyEvent, string>> = { new: 'Здравствуйте, {user_name}! Заказ №{order_num} на {total_amount} принят.' }) {

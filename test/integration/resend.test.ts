@@ -5,22 +5,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startWeb, type RunningWeb } from '../../api/server.ts';
+import type { RunningWeb } from '../../api/server.ts';
 import { messageAttempts, messageEvents, notifications, type NotifyEvent } from '../../drizzle/schema.ts';
-import { findFreePort } from '../../lib/runtime/ports.ts';
 import { resendNotifications, resendOne } from '../../lib/services/resend.ts';
-import type { RunningWorker } from '../../lib/temporal/worker.ts';
-import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
+import type { WahaSimulator } from '../../simulators/waha/server.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
-import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
+import { TEST_APP_SECRET, type TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
-import { connectWhatsAppStore } from '../support/whatsapp.ts';
+import { connectWhatsAppStore, startWhatsAppHarness } from '../support/whatsapp.ts';
 
 /** Resend on the real Temporal server and PostgreSQL, against the WAHA simulator and our web app. */
 let ctx: TestContext;
-let worker: RunningWorker;
 let web: RunningWeb;
 let waha: WahaSimulator;
 const API_KEY = 'waha-key';
@@ -28,18 +25,13 @@ const SECRET = 'hook-secret';
 const FAST = { serverAckWaitMs: 1_500, deviceAckWaitMs: 2_500, ambiguousLookupDelayMs: 300 };
 const run = promisify(execFile);
 
+let harness: Awaited<ReturnType<typeof startWhatsAppHarness>>;
+
 beforeAll(async () => {
-  ctx = await createTestContext();
-  worker = await startTestWorker(ctx);
-  web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
-  waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: API_KEY, ackDelaysMs: [50, 100, 150] });
+  harness = await startWhatsAppHarness({ apiKey: API_KEY });
+  ({ ctx, web, waha } = harness);
 });
-afterAll(async () => {
-  await waha?.close();
-  await web?.close();
-  await worker?.shutdown();
-  await ctx?.close();
-});
+afterAll(async () => harness?.close());
 
 function connectedStore() {
   return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, templates: { new: 'Заказ №{order_num} принят.' } });

@@ -1,7 +1,10 @@
 import type { AppContext } from '../../lib/context.ts';
 import { WahaClient } from '../../lib/waha/client.ts';
 import type { NotifyEvent } from '../../drizzle/schema.ts';
-import type { WahaSimulator } from '../../simulators/waha/server.ts';
+import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
+import { startWeb } from '../../api/server.ts';
+import { findFreePort } from '../../lib/runtime/ports.ts';
+import { createTestContext, startTestWorker } from './context.ts';
 import { eventually } from './eventually.ts';
 import { createSender, createStore, createTemplate } from './fixtures.ts';
 
@@ -33,4 +36,28 @@ export async function connectWhatsAppStore(
   await eventually(() => waha.state.sessionStatus(sender.wahaSessionName) === 'WORKING');
   for (const [event, text] of Object.entries(options.templates ?? {})) await createTemplate(ctx, store.id, event as NotifyEvent, text);
   return { store, sender };
+}
+
+/**
+ * Everything a WhatsApp flow test needs: a context on the run's Temporal and PostgreSQL, a worker,
+ * our web app (the simulator's webhooks land there) and a WAHA simulator. `close` stops them in
+ * reverse order.
+ */
+export async function startWhatsAppHarness(options: { apiKey: string; ackDelaysMs?: [number, number, number] }) {
+  const ctx = await createTestContext();
+  const worker = await startTestWorker(ctx);
+  const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
+  const waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: options.apiKey, ackDelaysMs: options.ackDelaysMs ?? [50, 100, 150] });
+  return {
+    ctx,
+    worker,
+    web,
+    waha,
+    close: async () => {
+      await waha.close();
+      await web.close();
+      await worker.shutdown();
+      await ctx.close();
+    },
+  };
 }
