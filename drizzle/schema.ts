@@ -135,6 +135,12 @@ export const senders = pgTable('senders', {
   nextAllowedAt: ts('next_allowed_at').notNull().defaultNow(),
   sessionStatus: varchar('session_status', { length: 20 }).notNull().default('UNKNOWN'),
   sessionStatusAt: ts('session_status_at'),
+  // Set while the session reads WORKING but WhatsApp acknowledges none of its recent sends
+  // (docs/contracts/waha.md "Receipts that stop"): the queue is held until an ack returns.
+  acksStalledSince: ts('acks_stalled_since'),
+  // What the live WAHA session lacks that we rely on (lib/waha/session-health.ts), as last seen.
+  sessionHealth: jsonb('session_health'),
+  sessionHealthAt: ts('session_health_at'),
   lastError: text('last_error'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -236,6 +242,8 @@ export const messageAttempts = pgTable('message_attempts', {
   outcome: varchar('outcome', { length: 30 }).notNull().default('pending'),
   // Highest WhatsApp ack seen for this message (−1 error, 1 server, 2 device, 3 read, 4 played).
   lastAck: integer('last_ack'),
+  // How we learned the message went out: response | echo (message.any) | lookup | ack.
+  confirmedBy: varchar('confirmed_by', { length: 20 }),
   error: text('error'),
   purgedAt: ts('purged_at'),
 }, (t) => [
@@ -273,13 +281,45 @@ export const phoneChecks = pgTable('phone_checks', {
   checkedAt: ts('checked_at').notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.senderId, t.phone] })]);
 
+export const OPT_OUT_MATCHES = ['phone', 'lid_table', 'lid_api', 'remote_jid_alt', 'lid_later', 'admin'] as const;
+export type OptOutMatch = (typeof OPT_OUT_MATCHES)[number];
+
 export const optOuts = pgTable('opt_outs', {
   storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
   phone: varchar('phone', { length: 20 }).notNull(),
   source: varchar('source', { length: 20 }).notNull(),
+  // How a WhatsApp reply was tied to this phone: the sender's own number, or its LID through our
+  // table, WAHA's lids API, NOWEB's remoteJidAlt, or later when that LID was learned.
+  matchedBy: varchar('matched_by', { length: 20 }),
+  lid: varchar('lid', { length: 64 }),
   note: text('note'),
   createdAt: createdAt(),
 }, (t) => [primaryKey({ columns: [t.storeId, t.phone] })]);
+
+/**
+ * A buyer's WhatsApp linked id (`…@lid`) per sending number, learned when we send to them: WhatsApp
+ * hides many buyers' numbers behind one, and a reply ("стоп") from a LID must find its phone.
+ * Personal data: purged with the phone (lib/housekeeping/purge.ts).
+ */
+export const buyerLids = pgTable('buyer_lids', {
+  senderId: uuid('sender_id').notNull().references(() => senders.id, { onDelete: 'cascade' }),
+  lid: varchar('lid', { length: 64 }).notNull(),
+  phone: varchar('phone', { length: 20 }).notNull(),
+  source: varchar('source', { length: 20 }).notNull(),
+  learnedAt: ts('learned_at').notNull().defaultNow(),
+}, (t) => [
+  primaryKey({ columns: [t.senderId, t.lid] }),
+  index('buyer_lids_phone_idx').on(t.senderId, t.phone),
+]);
+
+/** An opt-out word from a LID no route could map to a phone yet; applied when that LID is learned. */
+export const unmappedOptOuts = pgTable('unmapped_opt_outs', {
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  lid: varchar('lid', { length: 64 }).notNull(),
+  createdAt: createdAt(),
+  matchedPhone: varchar('matched_phone', { length: 20 }),
+  matchedAt: ts('matched_at'),
+}, (t) => [primaryKey({ columns: [t.storeId, t.lid] })]);
 
 /** The seed's `whatsapp_messages_log`, kept as a view so its readers keep working. */
 export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
@@ -309,7 +349,7 @@ export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
  * the guard, whatever evaluators race. `notified_at` / `resolved_notified_at` are claimed before
  * delivery, so each incident is announced once and its resolution once.
  */
-export const ALERT_KINDS = ['kaspi_token_rejected', 'whatsapp_session_down', 'failure_rate'] as const;
+export const ALERT_KINDS = ['kaspi_token_rejected', 'whatsapp_session_down', 'failure_rate', 'whatsapp_acks_stalled'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const alerts = pgTable('alerts', {
