@@ -244,6 +244,8 @@ export const messageAttempts = pgTable('message_attempts', {
   lastAck: integer('last_ack'),
   // How we learned the message went out: response | echo (message.any) | lookup | ack.
   confirmedBy: varchar('confirmed_by', { length: 20 }),
+  // When the ack sweep last asked WAHA about this message (lib/notifications/ack-sweep.ts).
+  ackCheckedAt: ts('ack_checked_at'),
   error: text('error'),
   purgedAt: ts('purged_at'),
 }, (t) => [

@@ -18,6 +18,7 @@ CREATE TABLE "unmapped_opt_outs" (
 --> statement-breakpoint
 ALTER TABLE "alerts" DROP CONSTRAINT "alerts_kind_ck";--> statement-breakpoint
 ALTER TABLE "message_attempts" ADD COLUMN "confirmed_by" varchar(20);--> statement-breakpoint
+ALTER TABLE "message_attempts" ADD COLUMN "ack_checked_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "opt_outs" ADD COLUMN "matched_by" varchar(20);--> statement-breakpoint
 ALTER TABLE "opt_outs" ADD COLUMN "lid" varchar(64);--> statement-breakpoint
 ALTER TABLE "senders" ADD COLUMN "acks_stalled_since" timestamp with time zone;--> statement-breakpoint
