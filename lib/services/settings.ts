@@ -6,6 +6,7 @@ import { constantTimeEqual, randomToken } from '../crypto.ts';
 import { requireStore, visibleAmong, type Actor } from './access.ts';
 import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
+import { releaseSender } from './senders.ts';
 import { reconcileStoreSchedule } from './stores.ts';
 
 /**
@@ -19,9 +20,10 @@ import { reconcileStoreSchedule } from './stores.ts';
  * an edit made from either store applies to both (one phone has one pace and one daily cap; two
  * configurations for it could not both be true). `is_enabled` is per store. Pointing a store at a
  * different URL/session moves the store to that sender row (created if new); the old row stays for
- * the stores still on it. Joining a number that a store the caller cannot see already uses is
- * refused (409 `sender_in_use`) unless the request carries that number's WAHA API key: otherwise
- * any tenant could borrow another tenant's key or rewrite its webhook secret.
+ * the stores still on it, and loses its API key and webhook secret when none is left
+ * (senders.ts). Joining an existing row that holds an API key is refused (409 `sender_in_use`)
+ * unless the request carries that key, and the joiner always gets a new webhook secret: otherwise
+ * any tenant could borrow another tenant's key or sign webhooks with a secret someone else knows.
  *
  * Semantics: absent = unchanged, `null` = off (quiet hours none, daily cap none, gaps 0,
  * is_enabled false). Secrets: absent or "" = unchanged, null = removed, never returned. The first
@@ -160,11 +162,19 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
     } else {
       [sender] = await tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url!), eq(senders.wahaSessionName, session!))).for('update');
       if (sender) {
-        const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, sender.id), ne(stores.id, store.id)));
-        const visible = await visibleAmong(ctx, actor, users.map((u) => u.id));
-        if (users.some((u) => !visible.has(u.id))) {
-          const key = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
-          if (!key || !data.waha_api_key || !constantTimeEqual(key, data.waha_api_key)) {
+        // The key is asked for whenever the row holds one, whoever uses the number now: a row can
+        // outlive its stores (older versions kept its secrets), and "no other store" must not
+        // mean "no proof needed". A row without a key used by a store the caller cannot see has
+        // nothing to prove ownership with, so it stays refused.
+        const key = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
+        if (key) {
+          if (!data.waha_api_key || !constantTimeEqual(key, data.waha_api_key)) {
+            throw new ConflictError('sender_in_use', 'sender in use', { waha_api_key: 'Этот номер уже подключён: укажите его API-ключ WAHA' });
+          }
+        } else {
+          const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, sender.id), ne(stores.id, store.id)));
+          const visible = await visibleAmong(ctx, actor, users.map((u) => u.id));
+          if (users.some((u) => !visible.has(u.id))) {
             throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: 'Этот номер уже подключён к другому магазину' });
           }
         }
@@ -176,6 +186,7 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
       if (current?.wahaSessionName !== session) details.waha_session_name = session;
     }
     if (!sender) throw new Error('sender row vanished');
+    const moved = sender.id !== current?.id;
 
     const before: SenderRow = sender;
     const set: Partial<typeof senders.$inferInsert> = {};
@@ -196,9 +207,12 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
     } else if (data.webhook_secret) {
       set.webhookSecretEnc = ctx.secrets.encrypt(data.webhook_secret);
       details.webhook_secret = SECRET_CHANGED;
-    } else if (sender.webhookSecretEnc === null && !current) {
+    } else if (moved && data.webhook_secret !== null) {
+      // A store joining a number gets a secret nobody who used the number before knows: a
+      // former tenant could otherwise keep signing webhooks for the new one. Stores already on the
+      // number follow after the next "Configure WAHA", which pushes the row's secret to the session.
       set.webhookSecretEnc = ctx.secrets.encrypt(randomToken(32));
-      details.webhook_secret = 'generated';
+      details.webhook_secret = sender.webhookSecretEnc === null ? 'generated' : 'rotated';
     }
     const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd'>(
       key: K, field: string, value: SenderRow[K] | null | undefined, off: SenderRow[K],
@@ -239,6 +253,7 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
     if (Object.keys(storeSet).length) {
       [updatedStore] = await tx.update(stores).set({ ...storeSet, updatedAt: ctx.now() }).where(eq(stores.id, store.id)).returning() as [typeof store];
     }
+    if (moved && current) await releaseSender(tx, current.id, store.id, ctx.now());
     if (Object.keys(details).length) {
       await recordAudit(tx, { storeId: store.id, actor, action: current ? 'whatsapp_settings.update' : 'whatsapp_settings.create', details });
     }

@@ -6,6 +6,7 @@ import { reconcileSchedules } from '../temporal/schedules.ts';
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
 import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
+import { releaseSender } from './senders.ts';
 
 /** What the JSON API and the pages show of a store. The Kaspi token never leaves the database. */
 export interface StoreView {
@@ -202,12 +203,13 @@ export async function updateStore(ctx: AppContext, actor: Actor, storeId: unknow
 /**
  * Deletes a store and, through the foreign keys, its orders, notifications, templates and audit
  * trail; its poll Schedule goes with the reconcile. The WhatsApp sender row stays for any other
- * store on the same number. Notification workflows still running for it end at their next step.
+ * store on the same number; when it was the last, the row's WAHA key and webhook secret are wiped. Notification workflows still running for it end at their next step.
  */
 export async function deleteStore(ctx: AppContext, actor: Actor, storeId: unknown): Promise<void> {
   const store = await requireStore(ctx, actor, storeId);
   await ctx.db.transaction(async (tx) => {
     await tx.delete(stores).where(eq(stores.id, store.id));
+    if (store.senderId) await releaseSender(tx, store.senderId, store.id, ctx.now());
     // The store's own audit rows cascade away; this one outlives it.
     await recordAudit(tx, { storeId: null, actor, action: 'store.delete', details: { store_id: store.id, name: store.name } });
   });

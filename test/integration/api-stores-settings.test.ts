@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, senders, stores } from '../../drizzle/schema.ts';
 import { createApp } from '../../api/app.ts';
 import { pollScheduleId } from '../../workflows/config.ts';
+import { issueApiToken } from '../../lib/auth/api-tokens.ts';
+import { getWahaConnection } from '../../lib/services/settings.ts';
 import { apiClient, newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
@@ -170,7 +172,10 @@ describe('GET|POST /api/whatsapp/settings/:storeId', () => {
     const a = await newStore();
     const b = await newStore();
     await call('POST', `/api/whatsapp/settings/${a}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'shared-key' } });
-    const joined = await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session } });
+    // The key is asked for even when the caller sees every store on the number.
+    const keyless = await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session } });
+    expect(keyless.status).toBe(409);
+    const joined = await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'shared-key' } });
     expect(joined.status).toBe(200);
     expect(joined.body.settings).toMatchObject({ shared_with_other_stores: true, waha_api_key_set: true });
     const rows = await ctx.db.select().from(senders).where(and(eq(senders.wahaServerUrl, 'http://waha:3000'), eq(senders.wahaSessionName, session)));
@@ -187,6 +192,62 @@ describe('GET|POST /api/whatsapp/settings/:storeId', () => {
     expect(refused.body.code).toBe('sender_in_use');
     const withKey = await call('POST', `/api/whatsapp/settings/${c}`, { token: stranger.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'shared-key' } });
     expect(withKey.status).toBe(200);
+  });
+
+  it('a number whose stores are gone hands its API key and webhook secret to nobody (issue 12, item 1)', async () => {
+    const session = `gone-${randomUUID().slice(0, 8)}`;
+    const victim = await newUser(ctx);
+    const v = await newStore(victim.token);
+    const hook = `victim-hook-${randomUUID()}`;
+    await call('POST', `/api/whatsapp/settings/${v}`, { token: victim.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'victim-key', webhook_secret: hook } });
+    expect((await call('DELETE', `/api/stores/${v}`, { token: victim.token })).status).toBe(200);
+    const [left] = await ctx.db.select().from(senders).where(and(eq(senders.wahaServerUrl, 'http://waha:3000'), eq(senders.wahaSessionName, session)));
+    expect(left).toMatchObject({ wahaApiKeyEnc: null, webhookSecretEnc: null });
+
+    const attacker = await newUser(ctx);
+    const a = await newStore(attacker.token);
+    const { token: scoped } = await issueApiToken(ctx.db, { userId: attacker.user.id, storeId: a });
+    const joined = await call('POST', `/api/whatsapp/settings/${a}`, { token: scoped, body: { waha_server_url: 'http://waha:3000', waha_session_name: session } });
+    expect(joined.status).toBe(200);
+    expect(joined.body.settings).toMatchObject({ waha_api_key_set: false, webhook_secret_set: true });
+    const conn = await getWahaConnection(ctx, { kind: 'user', userId: attacker.user.id, isSuperAdmin: false }, a);
+    expect(conn).toMatchObject({ apiKey: null });
+    expect(conn!.webhookSecret).not.toBe(hook);
+  });
+
+  it('a row that outlived its stores with its key still in it (older versions) is joined only with that key, and gets a new webhook secret', async () => {
+    const session = `orphan-${randomUUID().slice(0, 8)}`;
+    const [orphan] = await ctx.db.insert(senders).values({
+      wahaServerUrl: 'http://waha:3000', wahaSessionName: session, wahaApiKeyEnc: ctx.secrets.encrypt('orphan-key'), webhookSecretEnc: ctx.secrets.encrypt('orphan-hook-0123456789'),
+    }).returning();
+    const attacker = await newUser(ctx);
+    const a = await newStore(attacker.token);
+    const refused = await call('POST', `/api/whatsapp/settings/${a}`, { token: attacker.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('sender_in_use');
+    const wrong = await call('POST', `/api/whatsapp/settings/${a}`, { token: attacker.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'guess' } });
+    expect(wrong.status).toBe(409);
+    const withKey = await call('POST', `/api/whatsapp/settings/${a}`, { token: attacker.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'orphan-key' } });
+    expect(withKey.status).toBe(200);
+    const [row] = await ctx.db.select().from(senders).where(eq(senders.id, orphan!.id));
+    expect(ctx.secrets.decrypt(row!.webhookSecretEnc!)).not.toBe('orphan-hook-0123456789');
+    const audit = await ctx.db.select().from(auditLog).where(eq(auditLog.storeId, a));
+    expect(audit.some((x) => (x.details as Record<string, unknown>).webhook_secret === 'rotated')).toBe(true);
+  });
+
+  it('the last store moving to another number wipes the old row\'s secrets; a store staying behind keeps them', async () => {
+    const session = `move-${randomUUID().slice(0, 8)}`;
+    const a = await newStore();
+    const b = await newStore();
+    await call('POST', `/api/whatsapp/settings/${a}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'move-key' } });
+    await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'move-key' } });
+    const where = and(eq(senders.wahaServerUrl, 'http://waha:3000'), eq(senders.wahaSessionName, session));
+    expect((await call('POST', `/api/whatsapp/settings/${a}`, { token: owner.token, body: { waha_session_name: `${session}-2` } })).status).toBe(200);
+    const [kept] = await ctx.db.select().from(senders).where(where);
+    expect(kept!.wahaApiKeyEnc).not.toBeNull();
+    expect((await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_session_name: `${session}-3` } })).status).toBe(200);
+    const [wiped] = await ctx.db.select().from(senders).where(where);
+    expect(wiped).toMatchObject({ wahaApiKeyEnc: null, webhookSecretEnc: null });
   });
 
   it('WAHA_URL_ALLOWLIST refuses URLs outside it when set', async () => {
