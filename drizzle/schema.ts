@@ -106,7 +106,22 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: createdAt(),
   lastUsedAt: ts('last_used_at'),
   revokedAt: ts('revoked_at'),
-}, (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash)]);
+  // null = never expires (tokens issued before expiry existed).
+  expiresAt: ts('expires_at'),
+}, (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId)]);
+
+/**
+ * One row per failed login (lib/auth/rate-limit.ts), in PostgreSQL so every web replica counts the
+ * same attempts. Counted by account (email), by client address (an IPv6 address as its /64) and by
+ * the pair; rows older than the longest window are deleted as new failures arrive.
+ */
+export const loginFailures = pgTable('login_failures', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  // lower(trim(email)) as typed, whether or not such a user exists.
+  email: varchar('email', { length: 320 }).notNull(),
+  ip: varchar('ip', { length: 64 }).notNull(),
+  at: ts('at').notNull().defaultNow(),
+}, (t) => [index('login_failures_email_at_idx').on(t.email, t.at), index('login_failures_ip_at_idx').on(t.ip, t.at), index('login_failures_at_idx').on(t.at)]);
 
 export const auditLog = pgTable('audit_log', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
