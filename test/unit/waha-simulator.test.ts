@@ -136,9 +136,15 @@ describe('contract enforcement', () => {
 });
 
 describe('engines', () => {
-  it('WEBJS: id object with _serialized, ignores a caller id, no new-message-id', async () => {
+  it('WEBJS: id object with _serialized, ignores a caller id, no new-message-id (501)', async () => {
     await boot('WEBJS');
-    expect((await api('/api/default/new-message-id')).status).toBe(404);
+    const reserve = await api('/api/default/new-message-id');
+    expect(reserve.status).toBe(501);
+    expect(await reserve.json()).toEqual({
+      message: "The method is not implemented by 'WEBJS' engine. Check the docs and try another engine: https://waha.devlike.pro/",
+      error: 'Not Implemented',
+      statusCode: 501,
+    });
     const res = await send('a', { id: 'CALLERID' });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { id: { _serialized: string; id: string; fromMe: boolean; remote: string } };
@@ -171,14 +177,14 @@ describe('engines', () => {
 });
 
 describe('webhooks', () => {
-  it('signs every delivery and sends message.any then acks 1→2→3', async () => {
+  it('signs every delivery and sends message.any then acks 0→1→2→3', async () => {
     const { sim: s, receiver: r } = await boot('NOWEB');
     const res = await send('Привет');
     const { key } = (await res.json()) as { key: { id: string } };
     await s.state.idle();
     const messageId = `true_${CHAT}_${key.id}`;
     expect(r.of('message.any').map((d) => d.body.payload)).toEqual([expect.objectContaining({ id: messageId, fromMe: true, source: 'api', body: 'Привет' })]);
-    expect(r.of('message.ack').map((d) => [d.body.payload.id, d.body.payload.ack])).toEqual([[messageId, 1], [messageId, 2], [messageId, 3]]);
+    expect(r.of('message.ack').map((d) => [d.body.payload.id, d.body.payload.ack])).toEqual([[messageId, 0], [messageId, 1], [messageId, 2], [messageId, 3]]);
     for (const d of r.received) {
       expect(verifyWebhookHmac(d.raw, d.headers['x-webhook-hmac'] as string, HMAC)).toBe(true);
       expect(d.headers['x-webhook-hmac-algorithm']).toBe('sha512');
@@ -243,7 +249,7 @@ describe('faults', () => {
     await send();
     await s.state.idle();
     const acks = r.of('message.ack');
-    expect(acks.map((d) => d.body.payload.ack)).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(acks.map((d) => d.body.payload.ack)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
     expect(acks[0]?.body.id).toBe(acks[1]?.body.id);
     expect(acks[0]?.headers['x-webhook-request-id']).not.toBe(acks[1]?.headers['x-webhook-request-id']);
     expect(r.of('message.any')).toHaveLength(2);
@@ -257,7 +263,8 @@ describe('faults', () => {
     await send('second');
     await s.state.idle();
     expect(s.state.messages(CHAT).map((m) => m.ack)).toEqual([0, 1]);
-    expect(r.of('message.ack')).toHaveLength(1);
+    // None at all for the first; PENDING then SERVER for the second.
+    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([0, 1]);
   });
 
   it('ack_error: SERVER then ERROR (−1)', async () => {
@@ -265,7 +272,8 @@ describe('faults', () => {
     s.state.injectFault({ type: 'ack_error' });
     await send();
     await s.state.idle();
-    expect(r.of('message.ack').map((d) => [d.body.payload.ack, d.body.payload.ackName])).toEqual([[1, 'SERVER'], [-1, 'ERROR']]);
+    expect(r.of('message.ack').map((d) => [d.body.payload.ack, d.body.payload.ackName])).toEqual([[0, 'PENDING'], [1, 'SERVER'], [-1, 'ERROR']]);
+    expect(s.state.messages(CHAT)[0]?.ack).toBe(-1);
   });
 
   it('ack_before_response: the SERVER ack is delivered before the 201 arrives', async () => {
@@ -274,9 +282,9 @@ describe('faults', () => {
     const res = await send();
     expect(res.status).toBe(201);
     // Checked right after the response: the ack is already there although its timer is 500 ms.
-    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([1]);
+    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([0, 1]);
     await s.state.idle();
-    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([1, 2, 3]);
+    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([0, 1, 2, 3]);
   });
 
   it('slow_500_after_send: stored and acked, then a 500 echoing the request', async () => {
@@ -291,7 +299,7 @@ describe('faults', () => {
     expect(body.request.body.text).toBe('Секретный текст');
     expect(s.state.messages(CHAT)).toHaveLength(1);
     await s.state.idle();
-    expect(r.of('message.ack')).toHaveLength(3);
+    expect(r.of('message.ack')).toHaveLength(4);
   });
 
   it('refused_463: a 500 naming error 463, nothing sent', async () => {
@@ -355,7 +363,7 @@ describe('numbers, messages, sessions, QR', () => {
     expect(await (await api('/api/contacts/check-exists?phone=77000000000&session=default')).json()).toEqual({ numberExists: false });
     await api('/api/sendText', { body: { session: 'default', chatId: '77000000000@c.us', text: 'x' } });
     await s.state.idle();
-    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([1]);
+    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([0, 1]);
   });
 
   it('message lookup by id and chat listing with filters', async () => {
@@ -445,5 +453,339 @@ describe('numbers, messages, sessions, QR', () => {
     expect(html).toContain('Отсканировать QR');
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
     expect(html).not.toMatch(/<link\b/);
+  });
+});
+
+// ---- behaviour taken from WAHA's source and issue tracker ----------------------------------------
+
+const STORE_ERROR = {
+  message: 'Enable NOWEB store "config.noweb.store.enabled=True" and "config.noweb.store.full_sync=True" when starting a new session. Read more: https://waha.devlike.pro/docs/engines/noweb#store',
+  error: 'Bad Request',
+  statusCode: 400,
+};
+
+function hooks(r: Receiver, extra: Record<string, unknown> = {}) {
+  return { webhooks: [{ url: r.url, events: ['message.ack', 'message.any', 'session.status', 'message'], hmac: { key: HMAC } }], webjs: { tagsEventsOn: true }, ...extra };
+}
+
+const gapsOf = (ats: number[]) => ats.slice(1).map((at, i) => at - (ats[i] ?? at));
+
+describe('time scale', () => {
+  it('secondMs scales WAHA\'s 5-second wait for a STARTING session', async () => {
+    await boot('NOWEB', { secondMs: 20, startDelayMs: 5_000 });
+    sim?.state.start('default');
+    const started = Date.now();
+    const res = await send();
+    const waited = Date.now() - started;
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ status: 'STARTING', expected: ['WORKING'] });
+    expect(waited).toBeGreaterThanOrEqual(95);
+    expect(waited).toBeLessThan(2_000);
+  });
+});
+
+describe('NOWEB store (NowebInMemoryStore)', () => {
+  const reads = [
+    '/api/default/chats',
+    `/api/default/chats/${encodeURIComponent(CHAT)}/messages?limit=10`,
+    `/api/default/chats/${encodeURIComponent(CHAT)}/messages/${encodeURIComponent(`true_${CHAT}_BAE5AAAA`)}`,
+    '/api/default/lids',
+    `/api/default/lids/pn/${PHONE}`,
+  ];
+
+  it('without config.noweb.store.enabled every chat, message and LID read answers 400', async () => {
+    await boot('NOWEB');
+    expect((await send('x')).status).toBe(201);
+    for (const path of reads) {
+      const res = await api(path);
+      expect(res.status, path).toBe(400);
+      expect(await res.json()).toEqual(STORE_ERROR);
+    }
+  });
+
+  it('with the store the reads work; a config change counts from the next start', async () => {
+    const { sim: s, receiver: r } = await boot('NOWEB', { startDelayMs: 5 }, false);
+    s.state.addSession('default', { status: 'WORKING', paired: true, config: hooks(r, { noweb: { store: { enabled: true, fullSync: true } } }) });
+    const sent = (await (await send('с хранилищем')).json()) as { key: { id: string } };
+    expect((await api('/api/default/chats')).status).toBe(200);
+    const one = await api(`/api/default/chats/${CHAT}/messages/true_${CHAT}_${sent.key.id}`);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ body: 'с хранилищем', fromMe: true });
+    // Switched off in the config, but the running engine still has its store …
+    s.state.updateConfig('default', hooks(r));
+    expect((await api('/api/default/chats')).status).toBe(200);
+    // … until it starts again.
+    s.state.start('default');
+    await s.state.idle();
+    expect((await api('/api/default/chats')).status).toBe(400);
+    // A PUT restarts the session with the new config.
+    expect((await api('/api/sessions/default', { method: 'PUT', body: { config: hooks(r, { noweb: { store: { enabled: true, fullSync: true } } }) } })).status).toBe(200);
+    await s.state.idle();
+    expect(s.state.sessionStatus('default')).toBe('WORKING');
+    const chats = (await (await api('/api/default/chats')).json()) as { id: string }[];
+    expect(chats.map((c) => c.id)).toEqual([CHAT]);
+  });
+
+  it('WEBJS and GOWS always have their reads', async () => {
+    for (const engine of ['WEBJS', 'GOWS'] as const) {
+      await boot(engine);
+      await send('x');
+      for (const path of reads.slice(0, 2)) expect((await api(path)).status, `${engine} ${path}`).toBe(200);
+      await sim?.close();
+      await receiver?.close();
+      sim = null;
+      receiver = null;
+    }
+  });
+});
+
+describe('LIDs (lids.controller.ts)', () => {
+  it('setLid registers a 15-digit LID; /lids/{lid} and /lids/pn/{phone} answer {lid, pn}', async () => {
+    const { sim: s } = await boot('GOWS');
+    const lid = s.state.setLid(PHONE);
+    expect(lid).toMatch(/^[1-9]\d{14}@lid$/);
+    const bare = lid.replace('@lid', '');
+    for (const path of [`/api/default/lids/${bare}`, `/api/default/lids/${encodeURIComponent(lid)}`, `/api/default/lids/${lid}`]) {
+      expect(await (await api(path)).json()).toEqual({ lid, pn: CHAT });
+    }
+    expect(await (await api(`/api/default/lids/pn/${PHONE}`)).json()).toEqual({ lid, pn: CHAT });
+    expect(await (await api(`/api/default/lids/pn/${encodeURIComponent(CHAT)}`)).json()).toEqual({ lid, pn: CHAT });
+    // Unknown either way: 200 with nulls, not 404.
+    expect(await (await api('/api/default/lids/111111111111111')).json()).toEqual({ lid: '111111111111111@lid', pn: null });
+    expect(await (await api('/api/default/lids/pn/77019999999')).json()).toEqual({ lid: null, pn: '77019999999@c.us' });
+    // A LID passed as the number comes back as is.
+    expect(await (await api(`/api/default/lids/pn/${lid}`)).json()).toEqual({ lid, pn: null });
+    const invalid = await api(`/api/default/lids/${encodeURIComponent(CHAT)}`);
+    expect(invalid.status).toBe(422);
+    expect(await invalid.json()).toEqual({ message: 'Invalid LID - it must end with @lid', error: 'Unprocessable Entity', statusCode: 422 });
+    expect(await (await api('/api/default/lids')).json()).toEqual([{ lid, pn: CHAT }]);
+    expect(await (await api('/api/default/lids/count')).json()).toEqual({ count: 1 });
+  });
+
+  it('pnByLid: false → pn null (#1097, #1712); lidByPn: false → the LID is unknown by number', async () => {
+    const { sim: s } = await boot('WEBJS');
+    const hidden = s.state.setLid(PHONE, { pnByLid: false });
+    expect(await (await api(`/api/default/lids/${hidden}`)).json()).toEqual({ lid: hidden, pn: null });
+    expect(await (await api('/api/default/lids/count')).json()).toEqual({ count: 0 });
+    const other = s.state.setLid('77017654321', { lid: '245896994390182', lidByPn: false });
+    expect(other).toBe('245896994390182@lid');
+    expect(await (await api('/api/default/lids/pn/77017654321')).json()).toEqual({ lid: null, pn: '77017654321@c.us' });
+    expect(await (await api(`/api/default/lids/${other}`)).json()).toEqual({ lid: other, pn: '77017654321@c.us' });
+  });
+
+  it('NOWEB: a buyer writing from a LID has no phone except in _data.key.remoteJidAlt', async () => {
+    const { sim: s, receiver: r } = await boot('NOWEB');
+    const lid = s.state.setLid(PHONE);
+    const hidden = s.state.setLid('77017654321', { remoteJidAlt: false });
+    const msg = s.state.receiveMessage(PHONE, 'СТОП', { viaLid: true });
+    s.state.receiveMessage(hidden, 'стоп');
+    await s.state.idle();
+    expect(msg.chatId).toBe(lid);
+    const [first, second] = r.of('message');
+    const p1 = first?.body.payload as { from: string; id: string; _data: { key: Record<string, unknown> } };
+    expect(p1.from).toBe(lid);
+    expect(p1.id).toBe(`false_${lid}_${msg.keyId}`);
+    expect(p1._data.key).toMatchObject({ remoteJid: lid, fromMe: false, remoteJidAlt: `${PHONE}@s.whatsapp.net` });
+    const p2 = second?.body.payload as { from: string; _data: { key: Record<string, unknown> } };
+    expect(p2.from).toBe(hidden);
+    expect(p2._data.key.remoteJidAlt).toBeUndefined();
+    expect(p2._data.key.senderPn).toBeUndefined();
+    expect(JSON.stringify(second?.body.payload)).not.toContain('77017654321');
+    expect(r.of('message.any').map((d) => d.body.payload.from)).toEqual([lid, hidden]);
+    expect(s.state.messages(lid).map((m) => m.body)).toEqual(['СТОП']);
+  });
+
+  it('WEBJS and GOWS: a LID message carries only the LID; a send to the phone chat still works', async () => {
+    for (const engine of ['WEBJS', 'GOWS'] as const) {
+      const { sim: s, receiver: r } = await boot(engine);
+      const lid = s.state.setLid(PHONE);
+      s.state.receiveMessage(PHONE, 'СТОП', { viaLid: true });
+      await s.state.idle();
+      const payload = r.of('message')[0]?.body.payload as { from: string; _data: { from?: string; Info?: { Chat: string; Sender: string } } };
+      expect(payload.from).toBe(lid);
+      expect(JSON.stringify(payload)).not.toContain(PHONE);
+      if (engine === 'GOWS') expect(payload._data.Info).toMatchObject({ Chat: lid, Sender: lid });
+      else expect(payload._data.from).toBe(lid);
+      expect((await send('ответ')).status).toBe(201);
+      await sim?.close();
+      await receiver?.close();
+      sim = null;
+      receiver = null;
+    }
+  });
+});
+
+describe('message.any echoes and acks', () => {
+  it('every API send is echoed as message.any with source "api"; a buyer\'s message has no source', async () => {
+    const { sim: s, receiver: r } = await boot('GOWS');
+    const { id } = (await (await api('/api/default/new-message-id')).json()) as { id: string };
+    await send('Ваш заказ принят', { id });
+    s.state.receiveMessage(PHONE, 'Спасибо');
+    await s.state.idle();
+    const [echo, incoming] = r.of('message.any').map((d) => d.body.payload);
+    expect(echo).toMatchObject({ id: `true_${CHAT}_${id}`, fromMe: true, source: 'api', to: CHAT, body: 'Ваш заказ принят' });
+    expect(incoming).toMatchObject({ fromMe: false, from: CHAT, body: 'Спасибо' });
+    expect(incoming).not.toHaveProperty('source');
+    // Look-ups come from the store, which does not know who sent a message.
+    const looked = (await (await api(`/api/default/chats/${CHAT}/messages/true_${CHAT}_${id}`)).json()) as Record<string, unknown>;
+    expect(looked).not.toHaveProperty('source');
+  });
+
+  it('acks fault: exactly the given sequence; the stored ack never goes down', async () => {
+    const { sim: s, receiver: r } = await boot('NOWEB');
+    s.state.injectFault({ type: 'acks', sequence: [0, 3, 1, 2, 2, 4] });
+    await send();
+    await s.state.idle();
+    expect(r.of('message.ack').map((d) => [d.body.payload.ack, d.body.payload.ackName])).toEqual([
+      [0, 'PENDING'], [3, 'READ'], [1, 'SERVER'], [2, 'DEVICE'], [2, 'DEVICE'], [4, 'PLAYED'],
+    ]);
+    expect(s.state.messages(CHAT)[0]?.ack).toBe(4);
+    s.state.injectFault({ type: 'acks', sequence: [3, 1] });
+    await send('second');
+    await s.state.idle();
+    expect(s.state.messages(CHAT)[1]?.ack).toBe(3);
+    expect(() => s.state.injectFault({ type: 'acks', sequence: [5] })).toThrow();
+  });
+
+  it('stallAcks: sends succeed but stay PENDING (#1721, #1379); un-stalling delivers the held acks', async () => {
+    const { sim: s, receiver: r } = await boot('GOWS');
+    s.state.stallAcks('default', true);
+    const a = (await (await send('first')).json()) as { id: string };
+    const b = (await (await send('second')).json()) as { id: string };
+    await s.state.idle();
+    expect(s.state.sessionStatus('default')).toBe('WORKING');
+    expect(r.of('message.ack').map((d) => d.body.payload.ack)).toEqual([0, 0]);
+    expect(s.state.messages(CHAT).map((m) => m.ack)).toEqual([0, 0]);
+    expect(await (await api(`/api/default/chats/${CHAT}/messages/${a.id}`)).json()).toMatchObject({ ack: 0, ackName: 'PENDING' });
+    expect((await api('/_sim/sessions/default/stall-acks', { key: null, body: { stalled: false } })).status).toBe(200);
+    await s.state.idle();
+    const byId = (id: string) => r.of('message.ack').filter((d) => d.body.payload.id === id).map((d) => d.body.payload.ack);
+    expect(byId(a.id)).toEqual([0, 1, 2, 3]);
+    expect(byId(b.id)).toEqual([0, 1, 2, 3]);
+    expect(s.state.messages(CHAT).map((m) => m.ack)).toEqual([3, 3]);
+    const c = (await (await send('third')).json()) as { id: string };
+    await s.state.idle();
+    expect(byId(c.id)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('session states', () => {
+  it('PASSKEY_* and unknown states are reported as is and are not WORKING', async () => {
+    const { sim: s, receiver: r } = await boot('NOWEB', { secondMs: 1 });
+    for (const status of ['PASSKEY_REQUIRED', 'PASSKEY_CONFIRMATION_REQUIRED', 'SOMETHING_NEW']) {
+      s.state.setSessionStatus('default', status);
+      expect(((await (await api('/api/sessions/default')).json()) as { status: string }).status).toBe(status);
+      const res = await send();
+      expect(res.status).toBe(422);
+      expect(await res.json()).toMatchObject({ status, expected: ['WORKING'] });
+    }
+    await s.state.idle();
+    expect(r.of('session.status').map((d) => d.body.payload.status)).toEqual(['PASSKEY_REQUIRED', 'PASSKEY_CONFIRMATION_REQUIRED', 'SOMETHING_NEW']);
+    expect((await api('/_sim/sessions/default/status', { key: null, body: { status: 'PASSKEY_REQUIRED' } })).status).toBe(200);
+    expect(s.state.sessionStatus('default')).toBe('PASSKEY_REQUIRED');
+  });
+
+  it('GET /api/sessions/{name}: config with webhooks as WAHA echoes them, engine, me with lid on NOWEB/GOWS', async () => {
+    for (const engine of ['NOWEB', 'WEBJS'] as const) {
+      const { receiver: r } = await boot(engine);
+      const info = (await (await api('/api/sessions/default')).json()) as { config: { webhooks: Record<string, unknown>[] }; engine: { engine: string }; me: Record<string, unknown> };
+      expect(info.engine.engine).toBe(engine);
+      expect(info.config.webhooks[0]).toEqual({ url: r.url, events: ['message.ack', 'message.any', 'session.status', 'message'], hmac: { key: HMAC }, retries: null, customHeaders: null });
+      if (engine === 'NOWEB') expect(info.me.lid).toMatch(/@lid$/);
+      else expect(info.me).not.toHaveProperty('lid');
+      await sim?.close();
+      await receiver?.close();
+      sim = null;
+      receiver = null;
+    }
+  });
+});
+
+describe('webhook retries per the session config', () => {
+  async function failing(statusFor: (n: number) => number, retries: Record<string, unknown> | undefined, secondMs = 10) {
+    sim = await startWahaSimulator({ engine: 'NOWEB', secondMs });
+    receiver = await startReceiver(statusFor);
+    sim.state.addSession('default', { status: 'STOPPED', paired: true, config: { webhooks: [{ url: receiver.url, events: ['session.status'], ...(retries ? { retries } : {}) }] } });
+    sim.state.setSessionStatus('default', 'WORKING');
+    await sim.state.idle();
+    return sim.state.webhooks;
+  }
+
+  it('attempts = retries after the first POST; constant/linear/exponential delays × secondMs', async () => {
+    const constant = await failing(() => 500, { policy: 'constant', delaySeconds: 2, attempts: 3 });
+    expect(constant.map((w) => [w.attempt, w.status])).toEqual([[1, 500], [2, 500], [3, 500], [4, 500]]);
+    for (const g of gapsOf(constant.map((w) => w.at))) expect(g).toBeGreaterThanOrEqual(18);
+    await sim?.close();
+    const linear = await failing(() => 500, { policy: 'linear', delaySeconds: 2, attempts: 3 });
+    const lg = gapsOf(linear.map((w) => w.at));
+    expect(lg[2]).toBeGreaterThanOrEqual(58);
+    await sim?.close();
+    const exponential = await failing(() => 500, { policy: 'exponential', delaySeconds: 2, attempts: 3 });
+    const eg = gapsOf(exponential.map((w) => w.at));
+    expect(eg[2]).toBeGreaterThanOrEqual(78);
+    expect(sim?.state.pendingDeliveries()).toBe(0);
+  });
+
+  it('a receiver that comes back within the window gets the delivery; attempts 0 means one POST', async () => {
+    const back = await failing((n) => (n <= 2 ? 503 : 200), { policy: 'constant', delaySeconds: 1, attempts: 5 });
+    expect(back.map((w) => w.status)).toEqual([503, 503, 200]);
+    expect(new Set(back.map((w) => w.envelopeId)).size).toBe(1);
+    await sim?.close();
+    await receiver?.close();
+    const once = await failing(() => 500, { attempts: 0 });
+    expect(once).toHaveLength(1);
+  });
+
+  it('without retries config: 15 retries 2 s apart (#53); a dead receiver is recorded as an error', async () => {
+    const defaults = await failing(() => 500, undefined, 1);
+    expect(defaults).toHaveLength(16);
+    await sim?.close();
+    await receiver?.close();
+    sim = await startWahaSimulator({ engine: 'GOWS', secondMs: 1 });
+    receiver = null;
+    sim.state.addSession('default', { status: 'STOPPED', paired: true, config: { webhooks: [{ url: 'http://127.0.0.1:9/down', events: ['session.status'], retries: { attempts: 1, delaySeconds: 1 } }] } });
+    sim.state.setSessionStatus('default', 'WORKING');
+    expect(sim.state.pendingDeliveries()).toBe(1);
+    await sim.state.idle();
+    expect(sim.state.webhooks.map((w) => [w.attempt, w.status, typeof w.error])).toEqual([[1, null, 'string'], [2, null, 'string']]);
+  });
+});
+
+describe('/_sim controls for LIDs, stalled receipts and LID messages', () => {
+  it('POST /_sim/lids, /_sim/messages/incoming with viaLid, and the chat page shows the LID chat with its phone', async () => {
+    const { sim: s, receiver: r } = await boot('NOWEB');
+    const res = await api('/_sim/lids', { key: null, body: { phone: `+${PHONE}`, lid: '245896994390182', pnByLid: false } });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ lid: '245896994390182@lid' });
+    expect(s.state.lidInfo('245896994390182@lid')).toMatchObject({ phone: PHONE, pnByLid: false, lidByPn: true, remoteJidAlt: true });
+    expect((await api('/_sim/messages/incoming', { key: null, body: { from: CHAT, body: 'СТОП', viaLid: true } })).status).toBe(201);
+    await s.state.idle();
+    expect(r.of('message')[0]?.body.payload.from).toBe('245896994390182@lid');
+    const html = await (await api('/_sim/chats', { key: null, accept: 'text/html' })).text();
+    expect(html).toContain('Чат с LID 245896994390182@lid');
+    expect(html).toContain(`номер +${PHONE}`);
+    expect((await api('/_sim/sessions/ghost/stall-acks', { key: null, body: { stalled: true } })).status).toBe(404);
+    expect((await api('/_sim/lids', { key: null, body: { phone: PHONE, lid: 'x@c.us' } })).status).toBe(400);
+  });
+});
+
+describe('simulators stay independent of the product', () => {
+  it('no file under simulators/ imports from lib/, api/, activities/, workflows/, drizzle/, views/ or bin/', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const path = await import('node:path');
+    const root = path.resolve(import.meta.dirname, '../../simulators');
+    const files = (await readdir(root, { recursive: true })).filter((f) => /\.(ts|js|mjs)$/.test(f));
+    expect(files.length).toBeGreaterThan(5);
+    const offending: string[] = [];
+    for (const file of files) {
+      const text = await readFile(path.join(root, file), 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const spec = m[1] ?? m[2] ?? '';
+        if (!spec.startsWith('.')) continue;
+        const target = path.relative(path.resolve(import.meta.dirname, '../..'), path.resolve(path.dirname(path.join(root, file)), spec));
+        if (/^(lib|api|activities|workflows|drizzle|views|bin)(\/|$)/.test(target)) offending.push(`${file}: ${spec}`);
+      }
+    }
+    expect(offending).toEqual([]);
   });
 });
