@@ -2,8 +2,12 @@ import { Context } from '@temporalio/activity';
 import type { AppContext } from '../lib/context.ts';
 import { evaluateAlerts, type EvaluateResult } from '../lib/alerts/alerts.ts';
 import { purgePersonalData, type PurgeResult } from '../lib/housekeeping/purge.ts';
+import { detectStalledReceipts, sweepMissingAcks, type SweepResult } from '../lib/notifications/receipts.ts';
 
-/** Activities of the maintenance Schedules: alert evaluation (every minute) and the daily purge. */
+/**
+ * Activities of the maintenance Schedules: alert evaluation (every minute), delivery receipts
+ * (every two minutes) and the daily purge.
+ */
 export function createMaintenanceActivities(ctx: AppContext) {
   const heartbeat = () => {
     try {
@@ -15,6 +19,12 @@ export function createMaintenanceActivities(ctx: AppContext) {
   return {
     async evaluateAlerts(): Promise<EvaluateResult> {
       return evaluateAlerts(ctx);
+    },
+    async sweepMissingAcks(): Promise<SweepResult> {
+      return sweepMissingAcks(ctx);
+    },
+    async detectStalledReceipts(): Promise<{ held: number }> {
+      return { held: (await detectStalledReceipts(ctx)).length };
     },
     async purgePersonalData(): Promise<PurgeResult> {
       return purgePersonalData(ctx, { heartbeat });

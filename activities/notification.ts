@@ -10,6 +10,9 @@
  * - Exceptions are for infrastructure (database, Kaspi re-read, WAHA lookups) and are retried by
  *   Temporal. Every activity is safe to retry: `claimAndSend` marks the attempt `sending` before
  *   the HTTP call, and a retry that finds `sending` returns "ambiguous" instead of sending again.
+ * - "Sent" needs evidence: a 2xx answer, a `message.any` echo (it may settle the attempt while the
+ *   HTTP call is still open, so failures settle only an attempt still `sending`), an ack, or a
+ *   look-up that finds the message. A look-up that cannot answer is "unknown", never "absent".
  * - Nothing personal crosses into Temporal: inputs and results hold ids, codes and reason codes.
  */
 import { Context } from '@temporalio/activity';
@@ -32,12 +35,14 @@ import { KaspiClient, KaspiAuthError } from '../lib/kaspi/client.ts';
 import { isEventCurrent, isFresh, freshUntil } from '../lib/kaspi/events.ts';
 import { parseOrderSnapshot, type KaspiOrder } from '../lib/kaspi/orders.ts';
 import { applyPendingAcks, recordAck } from '../lib/notifications/acks.ts';
-import { applyStatus, FINAL_STATUSES, setWaitingReason } from '../lib/notifications/status.ts';
+import { wakeWaiting } from '../lib/notifications/wake.ts';
+import { applyStatus, FINAL_STATUSES, reopenNotification, setWaitingReason } from '../lib/notifications/status.ts';
+import { learnLidBeforeSend } from '../lib/buyers/lids.ts';
 import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
 import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
-import { keyIdOf } from '../lib/waha/webhooks.ts';
+import { keyIdOf, normalizeSessionStatus } from '../lib/waha/webhooks.ts';
 
 export interface NotificationRef {
   notificationId: string;
@@ -47,7 +52,7 @@ export type PrepareResult =
   | { action: 'send'; /** epoch ms: the template's delay ends */ notBefore: number; /** epoch ms */ freshUntil: number }
   | { action: 'done'; status: NotificationStatus; reasonCode: string | null };
 
-export type WaitReason = 'paused' | 'gap' | 'quiet_hours' | 'daily_cap' | 'buyer_daily_limit' | 'session_not_working' | 'session_unknown' | 'waha_unauthorized' | 'waha_unreachable';
+export type WaitReason = 'paused' | 'gap' | 'quiet_hours' | 'daily_cap' | 'buyer_daily_limit' | 'session_not_working' | 'session_unknown' | 'acks_stalled' | 'waha_unauthorized' | 'waha_unreachable';
 
 export type SendResult =
   | { result: 'sent'; attemptId: string; hasMessageId: boolean }
@@ -85,6 +90,7 @@ const WAIT_REASONS: Record<WaitReason, string> = {
   buyer_daily_limit: 'Достигнут дневной лимит сообщений этому покупателю',
   session_not_working: 'WhatsApp не подключён: отсканируйте QR-код в настройках',
   session_unknown: 'Проверяется состояние WhatsApp',
+  acks_stalled: 'WhatsApp не подтверждает последние сообщения: очередь удержана до восстановления',
   waha_unauthorized: 'Неверный API-ключ WAHA: проверьте настройки',
   waha_unreachable: 'Сервер WAHA недоступен',
 };
@@ -219,254 +225,307 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     },
   };
 
+  /**
+   * One claim, in named steps: settle what a previous attempt left → is the message still wanted
+   * (template, freshness, cheap pacing, the order re-read, phone, opt-out, text) → is the session
+   * up → which chat (number check) → the buyer's LID → the reserved id → the paced claim in one
+   * transaction → the send. Each step returns either what the next needs or the SendResult.
+   */
   async function claimAndSendOnce(notificationId: string): Promise<SendResult> {
-      const { n, store, sender, order } = await load(notificationId);
-      const status = n.status as NotificationStatus;
-      if (status === 'skipped' || status === 'failed') return { result: 'done', status, reasonCode: n.reasonCode };
-      if (!sender || !order) return { result: 'done', ...(await finish(notificationId, 'skipped', 'no_whatsapp', 'claim')) };
+    const loaded = await load(notificationId);
+    const { n, store, sender, order } = loaded;
+    const status = n.status as NotificationStatus;
+    if (status === 'skipped' || status === 'failed') return { result: 'done', status, reasonCode: n.reasonCode };
+    if (!sender || !order) return done(notificationId, 'skipped', 'no_whatsapp');
 
-      const attempts = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, notificationId)).orderBy(desc(messageAttempts.attemptNo));
-      const last = attempts[0];
-      // A previous run marked it sending and never learned the outcome (crash, timeout): look it up.
-      if (last && (last.outcome === 'sending' || last.outcome === 'unknown')) return { result: 'ambiguous', attemptId: last.id };
-      if (last && last.outcome === 'sent') {
-        // A retry after the attempt was recorded but before the status was: finish that write.
-        await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'claim', at: ctx.now() });
-        if (last.wahaKeyId) await applyPendingAcks(ctx, last.wahaKeyId);
-        return { result: 'sent', attemptId: last.id, hasMessageId: last.wahaMessageId !== null };
-      }
-      if (status !== 'queued' && status !== 'scheduled') return { result: 'done', status, reasonCode: n.reasonCode };
+    const attempts = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, notificationId)).orderBy(desc(messageAttempts.attemptNo));
+    const resumed = await resumePreviousAttempt(notificationId, attempts[0]);
+    if (resumed) return resumed;
+    if (status !== 'queued' && status !== 'scheduled') return { result: 'done', status, reasonCode: n.reasonCode };
 
-      const template = await templateFor(n);
-      if (!template) return { result: 'done', ...(await finish(notificationId, 'skipped', 'no_active_template', 'claim')) };
-      const event = n.event as NotifyEvent;
-      if (!isFresh(event, n.eventAt, ctx.now(), template.delayMinutes)) return { result: 'done', ...(await finish(notificationId, 'skipped', 'expired', 'claim')) };
-
-      // Pacing first, without a lock or any I/O: a backlog waking together must not each re-read
-      // Kaspi and ask WAHA only to learn the slot is taken. The claim below decides for real.
-      const early = decideClaim({
-        now: ctx.now(),
-        sender: { ...sender, sessionStatus: 'WORKING', sessionStatusAt: ctx.now() },
-        sendingPaused: store.sendingPaused,
-        sentToday: 0,
-        sentTodayToBuyer: 0,
-        random,
-      });
-      if (!early.ok && (early.reason === 'gap' || early.reason === 'quiet_hours' || early.reason === 'paused')) {
-        return waitFor(notificationId, early.reason, early.retryAt && jitter(early.retryAt, sender));
-      }
-
-      // Re-read the order: a buyer who cancelled at 23:00 is not told "accepted" at 09:00.
-      let snapshot = parseOrderSnapshot(order.snapshot);
-      const kaspiClient = kaspi(store);
-      if (kaspiClient && order.source !== 'push') {
-        try {
-          const fresh = await kaspiClient.getOrderByCode(n.orderCode);
-          // Used for this decision only, never written to `orders`: the poll must still see the
-          // change as new, or the event it means (accepted, cancelled, …) would never be notified.
-          if (fresh) snapshot = { ...fresh, entries: fresh.entries.length ? fresh.entries : snapshot.entries };
-        } catch (err) {
-          // Kaspi being down must not hold every message; the poll re-reads orders every minute.
-          if (err instanceof KaspiAuthError) log.warn({ storeId: n.storeId }, 'Kaspi token rejected during pre-send re-read');
-          else log.warn({ storeId: n.storeId, orderCode: n.orderCode, err: (err as Error).message }, 'pre-send Kaspi re-read failed; using the stored order');
-        }
-      }
-      if (!isEventCurrent(snapshot, event)) return { result: 'done', ...(await finish(notificationId, 'skipped', 'stale', 'claim')) };
-
-      const phone = recipient(store, snapshot);
-      if (!phone.ok) return { result: 'done', ...(await finish(notificationId, 'skipped', phone.reasonCode, 'claim')) };
-      const [optedOut] = await ctx.db.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, n.storeId), eq(optOuts.phone, phone.digits)));
-      if (optedOut && !store.testModePhone) return { result: 'done', ...(await finish(notificationId, 'skipped', 'opted_out', 'claim')) };
-      const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
-      if (!rendered.ok) return { result: 'done', ...(await finish(notificationId, 'skipped', 'render_failed', 'claim')) };
-
-      const client = waha(sender);
-      const wait = (reason: WaitReason, retryAt: Date | null) => waitFor(notificationId, reason, retryAt);
-
-      // WAHA sends no event for a session that was already WORKING when it was connected: ask.
-      let sessionStatus = sender.sessionStatus;
-      if (sessionState(sender.sessionStatus, sender.sessionStatusAt, ctx.now()) === 'unknown' && !store.sendingPaused) {
-        try {
-          const session = await client.getSession();
-          sessionStatus = session?.status ?? 'STOPPED';
-        } catch (err) {
-          if (err instanceof WahaError && err.kind === 'auth') return wait('waha_unauthorized', null);
-          if (err instanceof WahaError) return wait('waha_unreachable', null);
-          throw err;
-        }
-        const known = ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'].includes(sessionStatus) ? sessionStatus : 'FAILED';
-        await ctx.db.update(senders).set({ sessionStatus: known, sessionStatusAt: ctx.now() }).where(eq(senders.id, sender.id));
-      }
-
-      // The number check happens once per buyer number and sender; its answer is cached.
-      let chatId = phone.chatId;
-      const [check] = await ctx.db.select().from(phoneChecks).where(and(eq(phoneChecks.senderId, sender.id), eq(phoneChecks.phone, phone.digits)));
-      if (check) {
-        if (!check.numberExists) return { result: 'done', ...(await finish(notificationId, 'skipped', 'not_on_whatsapp', 'claim')) };
-        chatId = check.chatId ?? chatId;
-      } else if (sessionStatus === 'WORKING') {
-        try {
-          const exists = await client.checkExists(phone.digits);
-          await ctx.db.insert(phoneChecks).values({ senderId: sender.id, phone: phone.digits, numberExists: exists.numberExists, chatId: exists.chatId }).onConflictDoNothing();
-          if (!exists.numberExists) return { result: 'done', ...(await finish(notificationId, 'skipped', 'not_on_whatsapp', 'claim')) };
-          chatId = exists.chatId ?? chatId;
-        } catch (err) {
-          if (err instanceof WahaSessionNotReadyError) return wait('session_not_working', null);
-          if (err instanceof WahaError && err.kind === 'auth') return wait('waha_unauthorized', null);
-          if (err instanceof WahaError) return wait('waha_unreachable', null);
-          throw err;
-        }
-      }
-
-      // An id reserved for an attempt proven absent is reused, so WhatsApp itself dedupes.
-      let reservedId = attempts.find((a) => a.outcome === 'not_sent' && a.reservedId)?.reservedId ?? null;
-      if (!reservedId && sessionStatus === 'WORKING') {
-        try {
-          reservedId = await client.newMessageId();
-        } catch {
-          reservedId = null; // WEBJS has none; the lookup falls back to the chat's own messages.
-        }
-      }
-
-      let now = ctx.now();
-      const claim = await ctx.db.transaction(async (tx) => {
-        const [locked] = await tx.select().from(senders).where(eq(senders.id, sender.id)).for('update');
-        if (!locked) throw new Error(`sender ${sender.id} vanished`);
-        // Read the clock after the lock: a claim that waited for another must compare against the
-        // next_allowed_at that one just set, with the time it actually is now.
-        now = ctx.now();
-        const dayStart = localDayStart(now, locked.timezone);
-        const counted = ['sending', 'sent', 'unknown'];
-        const [counts] = await tx
-          .select({
-            all: sql<number>`count(*)::int`,
-            buyer: sql<number>`count(*) filter (where ${messageAttempts.phone} = ${phone.digits})::int`,
-          })
-          .from(messageAttempts)
-          .where(and(eq(messageAttempts.senderId, locked.id), gte(messageAttempts.startedAt, dayStart), inArray(messageAttempts.outcome, counted)));
-        const [fresh] = await tx.select({ paused: stores.sendingPaused }).from(stores).where(eq(stores.id, store.id));
-        const decision = decideClaim({
-          now,
-          sender: { ...locked, sessionStatus, sessionStatusAt: now },
-          sendingPaused: fresh?.paused ?? true,
-          sentToday: counts?.all ?? 0,
-          sentTodayToBuyer: store.testModePhone ? 0 : (counts?.buyer ?? 0),
-          random,
-        });
-        if (!decision.ok) return decision;
-        // The one guard against sending what an admin just cancelled, a resend raced by a late
-        // ack, or anything else that moved the row: only queued/scheduled may become sending.
-        const previous = await applyStatus(tx, { notificationId, to: 'sending', source: 'claim', at: now });
-        if (previous === undefined) return { ok: false as const, moved: true as const };
-        await tx.update(senders).set({ nextAllowedAt: decision.nextAllowedAt, updatedAt: now }).where(eq(senders.id, locked.id));
-        const [attempt] = await tx
-          .insert(messageAttempts)
-          .values({
-            notificationId,
-            senderId: locked.id,
-            attemptNo: (last?.attemptNo ?? 0) + 1,
-            renderedText: rendered.text,
-            phone: phone.digits,
-            chatId,
-            wahaMessageId: reservedId,
-            wahaKeyId: reservedId ? keyIdOf(reservedId) : null,
-            reservedId,
-            startedAt: now,
-            outcome: 'sending',
-          })
-          .returning({ id: messageAttempts.id });
-        return { ok: true as const, attemptId: attempt!.id };
-      });
-      if ('moved' in claim) {
-        const [row] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, notificationId));
-        return { result: 'done', status: (row?.status ?? 'skipped') as NotificationStatus, reasonCode: row?.reasonCode ?? null };
-      }
-      if (!claim.ok) return wait(claim.reason, claim.retryAt && claim.reason === 'gap' ? jitter(claim.retryAt, sender) : claim.retryAt);
-
-      try {
-        const sent = await client.sendText({ chatId, text: rendered.text, id: reservedId });
-        const messageId = sent.messageId ?? reservedId;
-        await ctx.db
-          .update(messageAttempts)
-          .set({ wahaMessageId: messageId, wahaKeyId: messageId ? keyIdOf(messageId) : null, outcome: 'sent', finishedAt: ctx.now() })
-          .where(eq(messageAttempts.id, claim.attemptId));
-        await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'send', at: ctx.now() });
-        await clearWaitingReason(ctx.db, notificationId);
-        if (messageId) await applyPendingAcks(ctx, keyIdOf(messageId));
-        log.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event, engine: sent.engineShape }, 'message sent');
-        return { result: 'sent', attemptId: claim.attemptId, hasMessageId: messageId !== null };
-      } catch (err) {
-        if (!(err instanceof WahaError)) throw err;
-        const detail = err.message;
-        const settle = (outcome: string) =>
-          ctx.db.update(messageAttempts).set({ outcome, error: detail, finishedAt: ctx.now() }).where(eq(messageAttempts.id, claim.attemptId));
-        log.warn({ notificationId, kind: err.kind, httpStatus: err.httpStatus }, 'WAHA send failed');
-        switch (err.kind) {
-          case 'ambiguous':
-            await settle('unknown');
-            return { result: 'ambiguous', attemptId: claim.attemptId };
-          case 'session_not_ready':
-            await settle('not_sent');
-            await ctx.db.update(senders).set({ sessionStatus: err instanceof WahaSessionNotReadyError && err.sessionStatus && ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'FAILED'].includes(err.sessionStatus) ? err.sessionStatus : 'STOPPED', sessionStatusAt: ctx.now() }).where(eq(senders.id, sender.id));
-            await reopen(ctx, notificationId);
-            return wait('session_not_working', null);
-          case 'auth':
-            await settle('not_sent');
-            await reopen(ctx, notificationId);
-            return wait('waha_unauthorized', null);
-          case 'network':
-            await settle('not_sent');
-            await reopen(ctx, notificationId);
-            return wait('waha_unreachable', null);
-          case 'refused':
-            await settle('failed');
-            return { result: 'done', ...(await finish(notificationId, 'failed', 'cold_outreach_refused', 'send')) };
-          default:
-            await settle('failed');
-            return { result: 'done', ...(await finish(notificationId, 'failed', 'waha_rejected', 'send')) };
-        }
-      }
+    const wanted = await checkStillWanted({ ...loaded, sender, order });
+    if ('result' in wanted) return wanted;
+    const client = waha(sender);
+    const session = await checkSession(notificationId, sender, store, client);
+    if (typeof session !== 'string') return session;
+    const chat = await resolveChat(notificationId, sender, wanted.phone, session, client);
+    if (typeof chat !== 'string') return chat;
+    if (session === 'WORKING') {
+      const learned = await learnLidBeforeSend(ctx, client, { senderId: sender.id, phone: wanted.phone.digits });
+      if (learned.optedOutStoreIds.includes(store.id) && !store.testModePhone) return done(notificationId, 'skipped', 'opted_out');
+    }
+    const reservedId = await reserveMessageId(attempts, session, client);
+    const claim = await claimSlot({ notificationId, store, sender, sessionStatus: session, phone: wanted.phone.digits, chatId: chat, text: wanted.text, reservedId, attemptNo: (attempts[0]?.attemptNo ?? 0) + 1 });
+    if ('result' in claim) return claim;
+    return sendClaimed({ notificationId, n, sender, client, attemptId: claim.attemptId, chatId: chat, text: wanted.text, reservedId });
   }
 
+  const done = async (notificationId: string, status: 'skipped' | 'failed', reasonCode: string): Promise<SendResult> => ({ result: 'done', ...(await finish(notificationId, status, reasonCode, 'claim')) });
+  const wait = (notificationId: string, reason: WaitReason, retryAt: Date | null) => waitFor(notificationId, reason, retryAt);
+
+  /** A previous run that marked the attempt sending and never learned the outcome, or crashed after it. */
+  async function resumePreviousAttempt(notificationId: string, last: typeof messageAttempts.$inferSelect | undefined): Promise<SendResult | null> {
+    if (!last) return null;
+    if (last.outcome === 'sending' || last.outcome === 'unknown') return { result: 'ambiguous', attemptId: last.id };
+    if (last.outcome !== 'sent') return null;
+    // A retry after the attempt was recorded but before the status was: finish that write.
+    await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'claim', at: ctx.now() });
+    if (last.wahaKeyId) await applyPendingAcks(ctx, last.wahaKeyId);
+    return { result: 'sent', attemptId: last.id, hasMessageId: last.wahaMessageId !== null };
+  }
+
+  type Loaded = Awaited<ReturnType<typeof load>>;
+  type Sender = typeof senders.$inferSelect;
+  type Phone = Extract<ReturnType<typeof normalizeKzPhone>, { ok: true }>;
+
+  async function checkStillWanted({ n, store, sender, order }: Loaded & { sender: Sender; order: NonNullable<Loaded['order']> }): Promise<SendResult | { phone: Phone; text: string }> {
+    const notificationId = n.id;
+    const template = await templateFor(n);
+    if (!template) return done(notificationId, 'skipped', 'no_active_template');
+    const event = n.event as NotifyEvent;
+    if (!isFresh(event, n.eventAt, ctx.now(), template.delayMinutes)) return done(notificationId, 'skipped', 'expired');
+
+    // Pacing first, without a lock or any I/O: a backlog waking together must not each re-read
+    // Kaspi and ask WAHA only to learn the slot is taken. The claim below decides for real.
+    const early = decideClaim({ now: ctx.now(), sender: { ...sender, sessionStatus: 'WORKING', sessionStatusAt: ctx.now(), acksStalledSince: null }, sendingPaused: store.sendingPaused, sentToday: 0, sentTodayToBuyer: 0, random });
+    if (!early.ok && (early.reason === 'gap' || early.reason === 'quiet_hours' || early.reason === 'paused')) {
+      return waitFor(notificationId, early.reason, early.retryAt && jitter(early.retryAt, sender));
+    }
+
+    const snapshot = await rereadOrder(n, store, parseOrderSnapshot(order.snapshot), order.source);
+    if (!isEventCurrent(snapshot, event)) return done(notificationId, 'skipped', 'stale');
+    const phone = recipient(store, snapshot);
+    if (!phone.ok) return done(notificationId, 'skipped', phone.reasonCode);
+    const [optedOut] = await ctx.db.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, n.storeId), eq(optOuts.phone, phone.digits)));
+    if (optedOut && !store.testModePhone) return done(notificationId, 'skipped', 'opted_out');
+    const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
+    if (!rendered.ok) return done(notificationId, 'skipped', 'render_failed');
+    return { phone, text: rendered.text };
+  }
+
+  /** Re-read the order: a buyer who cancelled at 23:00 is not told "accepted" at 09:00. */
+  async function rereadOrder(n: Loaded['n'], store: Loaded['store'], stored: KaspiOrder, source: string): Promise<KaspiOrder> {
+    const kaspiClient = kaspi(store);
+    if (!kaspiClient || source === 'push') return stored;
+    try {
+      const fresh = await kaspiClient.getOrderByCode(n.orderCode);
+      // Used for this decision only, never written to `orders`: the poll must still see the
+      // change as new, or the event it means (accepted, cancelled, …) would never be notified.
+      return fresh ? { ...fresh, entries: fresh.entries.length ? fresh.entries : stored.entries } : stored;
+    } catch (err) {
+      // Kaspi being down must not hold every message; the poll re-reads orders every minute.
+      if (err instanceof KaspiAuthError) log.warn({ storeId: n.storeId }, 'Kaspi token rejected during pre-send re-read');
+      else log.warn({ storeId: n.storeId, orderCode: n.orderCode, err: (err as Error).message }, 'pre-send Kaspi re-read failed; using the stored order');
+      return stored;
+    }
+  }
+
+  /** WAHA sends no event for a session that was already WORKING when it was connected: ask. */
+  async function checkSession(notificationId: string, sender: Sender, store: Loaded['store'], client: WahaClient): Promise<string | SendResult> {
+    if (sessionState(sender.sessionStatus, sender.sessionStatusAt, ctx.now()) !== 'unknown' || store.sendingPaused) return sender.sessionStatus;
+    let reported: string;
+    try {
+      reported = (await client.getSession())?.status ?? 'STOPPED';
+    } catch (err) {
+      if (err instanceof WahaError && err.kind === 'auth') return wait(notificationId, 'waha_unauthorized', null);
+      if (err instanceof WahaError) return wait(notificationId, 'waha_unreachable', null);
+      throw err;
+    }
+    const known = normalizeSessionStatus(reported);
+    await ctx.db.update(senders).set({ sessionStatus: known, sessionStatusAt: ctx.now() }).where(eq(senders.id, sender.id));
+    return known;
+  }
+
+  /** The number check happens once per buyer number and sender; its answer is cached. */
+  async function resolveChat(notificationId: string, sender: Sender, phone: Phone, sessionStatus: string, client: WahaClient): Promise<string | SendResult> {
+    const [check] = await ctx.db.select().from(phoneChecks).where(and(eq(phoneChecks.senderId, sender.id), eq(phoneChecks.phone, phone.digits)));
+    if (check) return check.numberExists ? (check.chatId ?? phone.chatId) : done(notificationId, 'skipped', 'not_on_whatsapp');
+    if (sessionStatus !== 'WORKING') return phone.chatId; // the claim waits for the session
+    try {
+      const exists = await client.checkExists(phone.digits);
+      await ctx.db.insert(phoneChecks).values({ senderId: sender.id, phone: phone.digits, numberExists: exists.numberExists, chatId: exists.chatId }).onConflictDoNothing();
+      if (!exists.numberExists) return done(notificationId, 'skipped', 'not_on_whatsapp');
+      return exists.chatId ?? phone.chatId;
+    } catch (err) {
+      if (err instanceof WahaSessionNotReadyError) return wait(notificationId, 'session_not_working', null);
+      if (err instanceof WahaError && err.kind === 'auth') return wait(notificationId, 'waha_unauthorized', null);
+      if (err instanceof WahaError) return wait(notificationId, 'waha_unreachable', null);
+      throw err;
+    }
+  }
+
+  /** An id reserved for an attempt proven absent is reused, so WhatsApp itself dedupes. */
+  async function reserveMessageId(attempts: (typeof messageAttempts.$inferSelect)[], sessionStatus: string, client: WahaClient): Promise<string | null> {
+    const reused = attempts.find((a) => a.outcome === 'not_sent' && a.reservedId)?.reservedId ?? null;
+    if (reused || sessionStatus !== 'WORKING') return reused;
+    try {
+      return await client.newMessageId();
+    } catch {
+      return null; // WEBJS has none; the echo or the chat's own messages identify the send.
+    }
+  }
+
+  interface ClaimRequest {
+    notificationId: string;
+    store: Loaded['store'];
+    sender: Sender;
+    sessionStatus: string;
+    phone: string;
+    chatId: string;
+    text: string;
+    reservedId: string | null;
+    attemptNo: number;
+  }
+
+  /**
+   * Pacing, caps, quiet hours, pause, session and stalled receipts, decided in one transaction that
+   * locks the sender row; on success the attempt is recorded as `sending` before any HTTP call.
+   */
+  async function claimSlot(r: ClaimRequest): Promise<SendResult | { attemptId: string }> {
+    const claim = await ctx.db.transaction(async (tx) => {
+      const [locked] = await tx.select().from(senders).where(eq(senders.id, r.sender.id)).for('update');
+      if (!locked) throw new Error(`sender ${r.sender.id} vanished`);
+      // Read the clock after the lock: a claim that waited for another must compare against the
+      // next_allowed_at that one just set, with the time it actually is now.
+      const now = ctx.now();
+      const dayStart = localDayStart(now, locked.timezone);
+      const [counts] = await tx
+        .select({ all: sql<number>`count(*)::int`, buyer: sql<number>`count(*) filter (where ${messageAttempts.phone} = ${r.phone})::int` })
+        .from(messageAttempts)
+        .where(and(eq(messageAttempts.senderId, locked.id), gte(messageAttempts.startedAt, dayStart), inArray(messageAttempts.outcome, ['sending', 'sent', 'unknown'])));
+      const [fresh] = await tx.select({ paused: stores.sendingPaused }).from(stores).where(eq(stores.id, r.store.id));
+      const decision = decideClaim({
+        now,
+        sender: { ...locked, sessionStatus: r.sessionStatus, sessionStatusAt: now },
+        sendingPaused: fresh?.paused ?? true,
+        sentToday: counts?.all ?? 0,
+        sentTodayToBuyer: r.store.testModePhone ? 0 : (counts?.buyer ?? 0),
+        random,
+      });
+      if (!decision.ok) return decision;
+      // The one guard against sending what an admin just cancelled, a resend raced by a late
+      // ack, or anything else that moved the row: only queued/scheduled may become sending.
+      const previous = await applyStatus(tx, { notificationId: r.notificationId, to: 'sending', source: 'claim', at: now });
+      if (previous === undefined) return { ok: false as const, moved: true as const };
+      await tx.update(senders).set({ nextAllowedAt: decision.nextAllowedAt, updatedAt: now }).where(eq(senders.id, locked.id));
+      const [attempt] = await tx
+        .insert(messageAttempts)
+        .values({
+          notificationId: r.notificationId, senderId: locked.id, attemptNo: r.attemptNo, renderedText: r.text, phone: r.phone, chatId: r.chatId,
+          wahaMessageId: r.reservedId, wahaKeyId: r.reservedId ? keyIdOf(r.reservedId) : null, reservedId: r.reservedId, startedAt: now, outcome: 'sending',
+        })
+        .returning({ id: messageAttempts.id });
+      return { ok: true as const, attemptId: attempt!.id };
+    });
+    if ('moved' in claim) {
+      const [row] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, r.notificationId));
+      return { result: 'done', status: (row?.status ?? 'skipped') as NotificationStatus, reasonCode: row?.reasonCode ?? null };
+    }
+    if (!claim.ok) return wait(r.notificationId, claim.reason, claim.retryAt && claim.reason === 'gap' ? jitter(claim.retryAt, r.sender) : claim.retryAt);
+    return { attemptId: claim.attemptId };
+  }
+
+  async function sendClaimed(r: { notificationId: string; n: Loaded['n']; sender: Sender; client: WahaClient; attemptId: string; chatId: string; text: string; reservedId: string | null }): Promise<SendResult> {
+    const { notificationId, attemptId } = r;
+    try {
+      const sent = await r.client.sendText({ chatId: r.chatId, text: r.text, id: r.reservedId });
+      const messageId = sent.messageId ?? r.reservedId;
+      await ctx.db
+        .update(messageAttempts)
+        .set({ wahaMessageId: messageId, wahaKeyId: messageId ? keyIdOf(messageId) : null, outcome: 'sent', confirmedBy: sql`coalesce(${messageAttempts.confirmedBy}, 'response')`, finishedAt: ctx.now() })
+        .where(eq(messageAttempts.id, attemptId));
+      await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'send', at: ctx.now() });
+      await clearWaitingReason(ctx.db, notificationId);
+      if (messageId) await applyPendingAcks(ctx, keyIdOf(messageId));
+      log.info({ notificationId, storeId: r.n.storeId, orderCode: r.n.orderCode, event: r.n.event, engine: sent.engineShape }, 'message sent');
+      return { result: 'sent', attemptId, hasMessageId: messageId !== null };
+    } catch (err) {
+      if (!(err instanceof WahaError)) throw err;
+      return settleFailedSend(r, err);
+    }
+  }
+
+  /**
+   * What a failed send means. The attempt is settled only while it is still `sending`: a
+   * `message.any` echo may already have proven it sent (lib/notifications/echoes.ts).
+   */
+  async function settleFailedSend(r: { notificationId: string; sender: Sender; attemptId: string }, err: WahaError): Promise<SendResult> {
+    const { notificationId, attemptId } = r;
+    const settle = async (outcome: string) => {
+      const rows = await ctx.db
+        .update(messageAttempts)
+        .set({ outcome, error: err.message, finishedAt: ctx.now() })
+        .where(and(eq(messageAttempts.id, attemptId), eq(messageAttempts.outcome, 'sending')))
+        .returning({ id: messageAttempts.id });
+      return rows.length > 0;
+    };
+    log.warn({ notificationId, kind: err.kind, httpStatus: err.httpStatus }, 'WAHA send failed');
+    const notSent = async (reason: WaitReason) => {
+      if (!(await settle('not_sent'))) return echoed();
+      await reopenNotification(ctx.db, { notificationId, from: ['sending'], to: 'scheduled', source: 'send_failed', at: ctx.now() });
+      return wait(notificationId, reason, null);
+    };
+    const echoed = async (): Promise<SendResult> => ({ result: 'sent', attemptId, hasMessageId: true });
+    switch (err.kind) {
+      case 'ambiguous':
+        if (!(await settle('unknown'))) return echoed();
+        return { result: 'ambiguous', attemptId };
+      case 'session_not_ready': {
+        const reported = err instanceof WahaSessionNotReadyError && err.sessionStatus ? normalizeSessionStatus(err.sessionStatus) : 'STOPPED';
+        await ctx.db.update(senders).set({ sessionStatus: reported === 'WORKING' ? 'STOPPED' : reported, sessionStatusAt: ctx.now() }).where(eq(senders.id, r.sender.id));
+        return notSent('session_not_working');
+      }
+      case 'auth':
+        return notSent('waha_unauthorized');
+      case 'network':
+        return notSent('waha_unreachable');
+      case 'refused':
+        if (!(await settle('failed'))) return echoed();
+        return done(notificationId, 'failed', 'cold_outreach_refused');
+      default:
+        if (!(await settle('failed'))) return echoed();
+        return done(notificationId, 'failed', 'waha_rejected');
+    }
+  }
+
+  /**
+   * After an ambiguous send: was it sent? What WAHA already told us first (an ack, a
+   * `message.any` echo settled the attempt), then the reserved id, then — WEBJS — the chat's own
+   * messages with the exact text. A session that cannot answer (NOWEB without its store) leaves it
+   * unknown: never "absent", which would send it again.
+   */
   async function lookUpAttempt({ attemptId }: { attemptId: string }): Promise<LookupResult> {
-      const [a] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.id, attemptId));
-      if (!a) throw new Error(`attempt ${attemptId} not found`);
-      if (a.outcome === 'sent') return { found: 'sent' };
-      if ((a.lastAck ?? -2) >= 1 && a.wahaMessageId) {
-        // WhatsApp already acknowledged it: sent, whatever a flaky lookup would say.
-        await markAttemptSent(ctx, a.id, a.notificationId, a.wahaMessageId, null);
+    const [a] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.id, attemptId));
+    if (!a) throw new Error(`attempt ${attemptId} not found`);
+    if (a.outcome === 'sent') return { found: 'sent' };
+    if ((a.lastAck ?? -2) >= 1 && a.wahaMessageId) {
+      // WhatsApp already acknowledged it: sent, whatever a flaky lookup would say.
+      await markAttemptSent(ctx, a.id, a.notificationId, a.wahaMessageId, null);
+      return { found: 'sent' };
+    }
+    const [s] = a.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, a.senderId)) : [];
+    if (!s || !a.chatId) return { found: 'unknown' };
+    try {
+      const found = await findAttemptAtWaha(waha(s), a);
+      if (found === null) return { found: 'unknown' };
+      if (found.present) {
+        await markAttemptSent(ctx, a.id, a.notificationId, found.id, found.ack);
         return { found: 'sent' };
       }
-      const [s] = a.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, a.senderId)) : [];
-      if (!s || !a.chatId) return { found: 'unknown' };
-      const client = waha(s);
-      try {
-        if (a.wahaMessageId) {
-          const message = await client.getMessage(a.chatId, a.wahaMessageId);
-          if (message) {
-            await markAttemptSent(ctx, a.id, a.notificationId, a.wahaMessageId, message.ack);
-            return { found: 'sent' };
-          }
-          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
-          await reopen(ctx, a.notificationId);
-          return { found: 'absent' };
-        }
-        if (a.renderedText) {
-          const matches = await client.findOwnMessagesByText({ chatId: a.chatId, text: a.renderedText, since: new Date(a.startedAt.getTime() - 60_000) });
-          const match = matches[0];
-          if (match) {
-            await markAttemptSent(ctx, a.id, a.notificationId, match.id, match.ack);
-            return { found: 'sent' };
-          }
-          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
-          await reopen(ctx, a.notificationId);
-          return { found: 'absent' };
-        }
-      } catch (err) {
-        if (!(err instanceof WahaError)) throw err;
-        log.warn({ attemptId, kind: err.kind }, 'message lookup failed');
-      }
+      const proven = await ctx.db
+        .update(messageAttempts)
+        .set({ outcome: 'not_sent', finishedAt: ctx.now() })
+        .where(and(eq(messageAttempts.id, a.id), inArray(messageAttempts.outcome, ['sending', 'unknown'])))
+        .returning({ id: messageAttempts.id });
+      // An echo settled it while we asked: it was sent.
+      if (proven.length === 0) return { found: 'sent' };
+      await reopenNotification(ctx.db, { notificationId: a.notificationId, from: ['sending'], to: 'scheduled', source: 'lookup_absent', at: ctx.now() });
+      return { found: 'absent' };
+    } catch (err) {
+      if (!(err instanceof WahaError)) throw err;
+      log.warn({ attemptId, kind: err.kind }, 'message lookup failed');
       return { found: 'unknown' };
+    }
   }
 
   /** Highest ack PostgreSQL knows for the notification's sent attempt (signals are best-effort). */
@@ -510,10 +569,13 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
           if (!allowResend || (a.lastAck ?? -2) >= 1) return { found: 'unknown' };
           // Proven absent: the next claim reuses the same reserved id for the one allowed resend.
           await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
-          await reopen(ctx, notificationId, true);
+          await reopenNotification(ctx.db, { notificationId, from: ['sending', 'sent'], to: 'scheduled', source: 'no_server_ack_absent', at: ctx.now() });
           return { found: 'absent' };
         }
-        if (message.ack !== null) await recordAck(ctx, a.id, notificationId, message.ack, 'lookup');
+        if (message.ack !== null) {
+          const { resumedSenderId } = await recordAck(ctx, a.id, notificationId, message.ack, 'lookup');
+          if (resumedSenderId) await wakeWaiting(ctx, resumedSenderId);
+        }
         return { found: 'sent' };
       } catch (err) {
         if (!(err instanceof WahaError)) throw err;
@@ -574,15 +636,20 @@ async function clearWaitingReason(db: AppContext['db'], notificationId: string):
   await db.update(notifications).set({ reasonCode: null, reason: null }).where(and(eq(notifications.id, notificationId), inArray(notifications.status, ['sending', 'sent', 'delivered', 'read'])));
 }
 
-/** A send that did not happen puts the notification back to `scheduled` for the next claim. */
-async function reopen(ctx: AppContext, notificationId: string, fromSent = false): Promise<void> {
-  await ctx.db.execute(sql`
-    update notifications set status = 'scheduled', updated_at = now()
-    where id = ${notificationId} and status in (${sql.raw(fromSent ? `'sending', 'sent'` : `'sending'`)})`);
+/** Where WAHA can tell: present (with its id and ack), absent, or null when nothing identifies it. */
+async function findAttemptAtWaha(client: WahaClient, a: typeof messageAttempts.$inferSelect): Promise<{ present: true; id: string; ack: number | null } | { present: false } | null> {
+  if (!a.chatId) return null;
+  if (a.wahaMessageId) {
+    const message = await client.getMessage(a.chatId, a.wahaMessageId);
+    return message ? { present: true, id: a.wahaMessageId, ack: message.ack } : { present: false };
+  }
+  if (!a.renderedText) return null;
+  const [match] = await client.findOwnMessagesByText({ chatId: a.chatId, text: a.renderedText, since: new Date(a.startedAt.getTime() - 60_000) });
+  return match ? { present: true, id: match.id, ack: match.ack } : { present: false };
 }
 
 async function markAttemptSent(ctx: AppContext, attemptId: string, notificationId: string, messageId: string, ack: number | null): Promise<void> {
-  await ctx.db.update(messageAttempts).set({ outcome: 'sent', wahaMessageId: messageId, wahaKeyId: keyIdOf(messageId), finishedAt: ctx.now() }).where(eq(messageAttempts.id, attemptId));
+  await ctx.db.update(messageAttempts).set({ outcome: 'sent', wahaMessageId: messageId, wahaKeyId: keyIdOf(messageId), confirmedBy: 'lookup', finishedAt: ctx.now() }).where(eq(messageAttempts.id, attemptId));
   await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'lookup', at: ctx.now() });
   if (ack !== null) await recordAck(ctx, attemptId, notificationId, ack, 'lookup');
   await applyPendingAcks(ctx, keyIdOf(messageId));

@@ -2,4 +2,4 @@
 export { reconcileSchedulesWorkflow } from './reconcile-schedules.ts';
 export { kaspiPollWorkflow } from './kaspi-poll.ts';
 export { notificationWorkflow } from './notification.ts';
-export { alertsWorkflow, purgePersonalDataWorkflow } from './maintenance.ts';
+export { alertsWorkflow, deliveryReceiptsWorkflow, purgePersonalDataWorkflow } from './maintenance.ts';

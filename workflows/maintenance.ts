@@ -7,6 +7,11 @@ const { evaluateAlerts } = proxyActivities<MaintenanceActivities>({
   retry: { maximumAttempts: 2 },
 });
 
+const { sweepMissingAcks, detectStalledReceipts } = proxyActivities<MaintenanceActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 2 },
+});
+
 const { purgePersonalData } = proxyActivities<MaintenanceActivities>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '2 minutes',
@@ -18,7 +23,18 @@ export async function alertsWorkflow(): Promise<{ stores: number; opened: number
   return evaluateAlerts();
 }
 
+/**
+ * Every two minutes from the `delivery-receipts` Schedule: ask WAHA about messages whose acks never
+ * came, then hold numbers whose receipts stopped (lib/notifications/receipts.ts). The sweep runs
+ * first, so an ack it finds releases a number before the detector looks at it.
+ */
+export async function deliveryReceiptsWorkflow(): Promise<{ checked: number; updated: number; blind: number; held: number }> {
+  const swept = await sweepMissingAcks();
+  const { held } = await detectStalledReceipts();
+  return { ...swept, held };
+}
+
 /** Daily from the `purge-personal-data` Schedule: phones and texts past each store's retention. */
-export async function purgePersonalDataWorkflow(): Promise<{ attempts: number; orders: number; phoneChecks: number }> {
+export async function purgePersonalDataWorkflow(): Promise<{ attempts: number; orders: number; phoneChecks: number; buyerLids: number }> {
   return purgePersonalData();
 }

@@ -94,7 +94,12 @@ export async function notificationWorkflow(input: NotificationInput): Promise<No
     return { status: (await finishNotification({ notificationId, status: 'failed', reasonCode: 'ack_error' })).status, reasonCode: 'ack_error' };
   }
   if (!(await condition(() => lastAck >= 2 || lastAck === -1, deviceAckWait))) {
-    const known = await deliveryState({ notificationId });
+    let known = await deliveryState({ notificationId });
+    if ((known.lastAck ?? -2) < 2 && known.status === 'sent') {
+      // The DEVICE ack may have been lost on its way to us: ask WAHA before calling it undelivered.
+      await checkSentMessage({ notificationId, allowResend: false });
+      known = await deliveryState({ notificationId });
+    }
     if ((known.lastAck ?? -2) < 2 && known.status === 'sent') {
       return { status: (await finishNotification({ notificationId, status: 'undelivered', reasonCode: 'undelivered' })).status, reasonCode: 'undelivered' };
     }

@@ -64,6 +64,14 @@ async function conditionsOf(ctx: AppContext, store: typeof stores.$inferSelect, 
       });
     }
   }
+  if (sender?.acksStalledSince) {
+    const minutes = Math.floor((now.getTime() - sender.acksStalledSince.getTime()) / 60_000);
+    found.push({
+      kind: 'whatsapp_acks_stalled',
+      message: `WhatsApp не подтверждает отправку последних сообщений (${minutes} мин.), хотя сессия в статусе WORKING. Очередь удержана, чтобы сообщения не потерялись. Перезапустите сессию WAHA или проверьте телефон; отправка продолжится сама, когда подтверждения вернутся.`,
+      detail: { since: sender.acksStalledSince.toISOString() },
+    });
+  }
   // The last N finished notifications of the store (skipped ones are not sends).
   const [rate] = (await ctx.db.execute<{ finished: number; failed: number }>(sql`
     select count(*)::int as finished, count(*) filter (where status in ('failed', 'undelivered'))::int as failed

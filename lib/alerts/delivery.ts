@@ -29,6 +29,7 @@ export const ALERT_KIND_TITLES: Record<AlertKind, string> = {
   kaspi_token_rejected: 'Kaspi отклонил токен',
   whatsapp_session_down: 'WhatsApp не подключён',
   failure_rate: 'Много недоставленных сообщений',
+  whatsapp_acks_stalled: 'WhatsApp не подтверждает отправку',
 };
 
 export function alertText(n: AlertNotice): string {

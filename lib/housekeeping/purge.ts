@@ -7,7 +7,8 @@ import type { AppContext } from '../context.ts';
  * nulled and `purged_at` set; the attempt row itself stays, so counts, statuses, acks and times
  * — the dashboard and the message log — are unchanged. Orders not seen for as long lose the
  * buyer's name, phone and address from their snapshot. Cached WhatsApp number checks older than
- * the longest retention are deleted (they are a cache: the next message asks again).
+ * the longest retention are deleted (they are a cache: the next message asks again), and so are
+ * buyers' LIDs learned as long ago (a LID with its phone is the phone: it goes with it).
  * Opt-outs are kept: forgetting them would message people who asked us to stop.
  *
  * Runs daily from its own Schedule (purgePersonalDataWorkflow); idempotent, in batches, so a first
@@ -17,6 +18,7 @@ export interface PurgeResult {
   attempts: number;
   orders: number;
   phoneChecks: number;
+  buyerLids: number;
 }
 
 export const PURGED_CUSTOMER = { firstName: null, lastName: null, name: null, cellPhone: null } as const;
@@ -24,7 +26,7 @@ export const PURGED_CUSTOMER = { firstName: null, lastName: null, name: null, ce
 export async function purgePersonalData(ctx: Pick<AppContext, 'db' | 'now' | 'logger'>, options: { batchSize?: number; heartbeat?: () => void } = {}): Promise<PurgeResult> {
   const batch = options.batchSize ?? 1000;
   const now = ctx.now();
-  const result: PurgeResult = { attempts: 0, orders: 0, phoneChecks: 0 };
+  const result: PurgeResult = { attempts: 0, orders: 0, phoneChecks: 0, buyerLids: 0 };
 
   for (;;) {
     const r = await ctx.db.execute(sql`
@@ -61,6 +63,10 @@ export async function purgePersonalData(ctx: Pick<AppContext, 'db' | 'now' | 'lo
     delete from phone_checks
     where checked_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
   result.phoneChecks = checks.rowCount ?? 0;
+  const lids = await ctx.db.execute(sql`
+    delete from buyer_lids
+    where learned_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
+  result.buyerLids = lids.rowCount ?? 0;
 
   ctx.logger.info({ ...result }, 'personal data purged');
   return result;

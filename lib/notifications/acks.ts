@@ -1,6 +1,6 @@
 import { desc, eq, sql } from 'drizzle-orm';
 import { messageAttempts } from '../../drizzle/schema.ts';
-import type { AppContext } from '../context.ts';
+import type { Db } from '../db/client.ts';
 import { applyStatus, statusForAck } from './status.ts';
 
 /**
@@ -9,15 +9,21 @@ import { applyStatus, statusForAck } from './status.ts';
  */
 const ACK_ERROR_REASON = 'WhatsApp сообщил об ошибке доставки';
 
-/** Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. */
-export async function recordAck(ctx: { db: Pick<AppContext['db'], 'execute'>; now: () => Date }, attemptId: string, notificationId: string, ack: number, source: string): Promise<void> {
+/**
+ * Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. A
+ * SERVER ack or better also proves the number's receipts flow again: a queue held for stalled
+ * receipts (lib/notifications/receipts.ts) is released, and its sender id returned so the caller
+ * can wake the waiting workflows.
+ */
+export async function recordAck(ctx: { db: Pick<Db, 'execute'>; now: () => Date }, attemptId: string, notificationId: string, ack: number, source: string): Promise<{ resumedSenderId: string | null }> {
   await ctx.db.execute(sql`
     update message_attempts set last_ack = case
       when ${ack} < 0 then case when coalesce(last_ack, 0) < 2 then ${ack} else last_ack end
       else greatest(coalesce(last_ack, ${ack}), ${ack}) end
     where id = ${attemptId}`);
+  const resumed = ack >= 1 ? await releaseStalledSender(ctx.db, attemptId) : null;
   const to = statusForAck(ack);
-  if (!to) return;
+  if (!to) return { resumedSenderId: resumed };
   // An ERROR ack (DESIGN "One writer") fails only a message that went out; it never cancels a
   // pending resend or a row that is still waiting for its slot.
   await applyStatus(ctx.db, {
@@ -29,17 +35,29 @@ export async function recordAck(ctx: { db: Pick<AppContext['db'], 'execute'>; no
     at: ctx.now(),
     ...(to === 'failed' ? { onlyFrom: ['sent', 'undelivered'] as const } : {}),
   });
+  return { resumedSenderId: resumed };
+}
+
+async function releaseStalledSender(db: Pick<Db, 'execute'>, attemptId: string): Promise<string | null> {
+  const released = await db.execute<{ id: string }>(sql`
+    update senders set acks_stalled_since = null, updated_at = now()
+    where acks_stalled_since is not null and id = (select sender_id from message_attempts where id = ${attemptId})
+    returning id`);
+  return released.rows[0]?.id ?? null;
 }
 
 /** Acks that arrived before their message id was stored are applied once it is. */
-export async function applyPendingAcks(ctx: Pick<AppContext, 'db' | 'now'>, keyId: string): Promise<number> {
+export async function applyPendingAcks(ctx: { db: Pick<Db, 'select' | 'execute'>; now: () => Date }, keyId: string): Promise<{ applied: number; resumedSenderId: string | null }> {
   const [attempt] = await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.wahaKeyId, keyId)).orderBy(desc(messageAttempts.startedAt)).limit(1);
-  if (!attempt) return 0;
+  if (!attempt) return { applied: 0, resumedSenderId: null };
   const pending = await ctx.db.execute<{ id: number; ack: number }>(sql`
     update message_events set pending = false, notification_id = ${attempt.notificationId}
     where pending and waha_key_id = ${keyId}
       and store_id = (select store_id from notifications where id = ${attempt.notificationId})
     returning id, ack`);
-  for (const row of pending.rows.sort((a, b) => a.ack - b.ack)) await recordAck(ctx, attempt.id, attempt.notificationId, row.ack, 'webhook');
-  return pending.rows.length;
+  let resumedSenderId: string | null = null;
+  for (const row of pending.rows.sort((a, b) => a.ack - b.ack)) {
+    resumedSenderId = (await recordAck(ctx, attempt.id, attempt.notificationId, row.ack, 'webhook')).resumedSenderId ?? resumedSenderId;
+  }
+  return { applied: pending.rows.length, resumedSenderId };
 }

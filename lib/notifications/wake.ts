@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
-import { wakeSignal } from '../../workflows/signals.ts';
+import { ackSignal, wakeSignal } from '../../workflows/signals.ts';
 
 /** When WhatsApp comes back, notifications waiting for it claim again at once instead of after their backoff. */
 export async function wakeWaiting(ctx: AppContext, senderId: string): Promise<number> {
@@ -17,4 +17,18 @@ export async function wakeWaiting(ctx: AppContext, senderId: string): Promise<nu
     }
   }
   return waiting.rows.length;
+}
+
+/**
+ * Tells a waiting notification workflow about an ack PostgreSQL already holds. Best-effort: a
+ * finished workflow no longer listens, and the workflow re-reads PostgreSQL when its wait ends.
+ * Every signal is a billable action, so only what ends a wait is sent: DEVICE and above, or ERROR.
+ */
+export async function signalAck(ctx: Pick<AppContext, 'temporal' | 'logger'>, workflowId: string | null, ack: number): Promise<void> {
+  if (!workflowId || !(ack >= 2 || ack === -1)) return;
+  try {
+    await ctx.temporal.workflow.getHandle(workflowId).signal(ackSignal, { ack });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) ctx.logger.warn({ workflowId, err: (err as Error).message }, 'ack signal failed');
+  }
 }

@@ -33,6 +33,8 @@ export interface SenderPacingState extends PacingRules {
   /** WAHA session status as last recorded (`UNKNOWN`, `STOPPED`, …, `WORKING`). */
   sessionStatus: string;
   sessionStatusAt: Date | null;
+  /** Set while WhatsApp acknowledges none of the number's recent sends (lib/notifications/receipts.ts). */
+  acksStalledSince?: Date | null;
 }
 
 export interface ClaimInput {
@@ -54,7 +56,8 @@ export type ClaimRefusal =
   | 'daily_cap'
   | 'buyer_daily_limit'
   | 'session_not_working'
-  | 'session_unknown';
+  | 'session_unknown'
+  | 'acks_stalled';
 
 export type ClaimDecision =
   | { ok: true; nextAllowedAt: Date }
@@ -105,6 +108,9 @@ export function decideClaim(input: ClaimInput): ClaimDecision {
   const session = sessionState(sender.sessionStatus, sender.sessionStatusAt, now);
   if (session === 'unknown') return { ok: false, reason: 'session_unknown', retryAt: null };
   if (session === 'not_working') return { ok: false, reason: 'session_not_working', retryAt: null };
+  // Sending on into a session whose receipts stopped would pile up messages nobody can account
+  // for; the hold ends when an ack returns or the session restarts.
+  if (sender.acksStalledSince) return { ok: false, reason: 'acks_stalled', retryAt: null };
 
   return { ok: true, nextAllowedAt: new Date(now.getTime() + randomGapMs(sender, input.random)) };
 }

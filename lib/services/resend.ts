@@ -1,10 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, count, eq, gte, inArray, lt, sql } from 'drizzle-orm';
-import { messageAttempts, notifications, templates, type NotificationStatus, type NotifyEvent } from '../../drizzle/schema.ts';
+import { messageAttempts, notifications, templates, type NotifyEvent } from '../../drizzle/schema.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
 import type { AppContext } from '../context.ts';
 import { isFresh } from '../kaspi/events.ts';
+import { reopenNotification } from '../notifications/status.ts';
 
 /**
  * Resend (issue 5 item 3): a new attempt for a notification that ended `failed` or `undelivered`
@@ -68,23 +69,24 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
 
   const now = ctx.now();
   const previous = await ctx.db.transaction(async (tx) => {
-    const moved = await tx.execute<{ previous: NotificationStatus; previous_workflow_id: string | null }>(sql`
-      with prev as (select id, status, workflow_id from notifications where id = ${notificationId} for update)
-      update notifications n
-      set status = 'scheduled', reason_code = null, reason = null, scheduled_for = ${now}, workflow_id = ${workflowId}, updated_at = ${now}
-      from prev
-      where n.id = prev.id and prev.status in ('failed', 'undelivered')
-      returning prev.status as previous, prev.workflow_id as previous_workflow_id`);
-    const prev = moved.rows[0];
+    const moved = await reopenNotification(tx, {
+      notificationId,
+      from: ['failed', 'undelivered'],
+      to: 'scheduled',
+      source: 'resend',
+      kind: 'resend',
+      at: now,
+      clearReason: true,
+      scheduledFor: now,
+      workflowId,
+      detail: { requestedBy: options.requestedBy ?? null, workflowId, attemptsBefore: attempts },
+    });
+    const prev = moved ? { previous: moved.previous, previous_workflow_id: moved.previousWorkflowId } : undefined;
     if (!prev) return undefined;
     await tx
       .update(messageAttempts)
       .set({ outcome: SUPERSEDED_BY_RESEND, finishedAt: sql`coalesce(${messageAttempts.finishedAt}, ${now})` })
       .where(and(eq(messageAttempts.notificationId, notificationId), inArray(messageAttempts.outcome, SHORT_CIRCUIT_OUTCOMES)));
-    await tx.execute(sql`
-      insert into message_events (store_id, notification_id, kind, from_status, to_status, detail, created_at)
-      values (${n.storeId}, ${notificationId}, 'resend', ${prev.previous}, 'scheduled',
-        ${JSON.stringify({ source: 'resend', requestedBy: options.requestedBy ?? null, workflowId, previousWorkflowId: prev.previous_workflow_id, attemptsBefore: attempts })}::jsonb, ${now})`);
     return prev;
   });
   // Someone else resent it (or a webhook moved it) between the read and the UPDATE.
@@ -114,9 +116,15 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { notificationId, result: 'skipped', reason: 'in_progress' };
     // Nothing will send it: put the notification back as it was, so it can be resent later.
-    await ctx.db.execute(sql`
-      update notifications set status = ${previous.previous}, workflow_id = ${previous.previous_workflow_id}, updated_at = now()
-      where id = ${notificationId} and status = 'scheduled' and workflow_id = ${workflowId}`);
+    await reopenNotification(ctx.db, {
+      notificationId,
+      from: ['scheduled'],
+      to: 'scheduled',
+      source: 'resend_start_failed',
+      at: ctx.now(),
+      workflowId: previous.previous_workflow_id,
+      whileWorkflowId: workflowId,
+    });
     throw err;
   }
   ctx.logger.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event, workflowId, from: previous.previous }, 'notification resent');

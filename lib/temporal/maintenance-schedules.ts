@@ -6,6 +6,7 @@ import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@tem
  */
 export const ALERTS_SCHEDULE_ID = 'alerts';
 export const PURGE_SCHEDULE_ID = 'purge-personal-data';
+export const RECEIPTS_SCHEDULE_ID = 'delivery-receipts';
 
 async function createOnce(client: Client, options: Parameters<Client['schedule']['create']>[0]): Promise<void> {
   try {
@@ -21,6 +22,12 @@ export async function ensureMaintenanceSchedules(client: Client, taskQueue: stri
     spec: { intervals: [{ every: '1m' }] },
     action: { type: 'startWorkflow', workflowType: 'alertsWorkflow', workflowId: 'alerts-run', taskQueue, args: [] },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+  });
+  await createOnce(client, {
+    scheduleId: RECEIPTS_SCHEDULE_ID,
+    spec: { intervals: [{ every: '2m' }] },
+    action: { type: 'startWorkflow', workflowType: 'deliveryReceiptsWorkflow', workflowId: 'delivery-receipts-run', taskQueue, args: [] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '2m' },
   });
   await createOnce(client, {
     scheduleId: PURGE_SCHEDULE_ID,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { redactWahaError, type RedactSecrets } from './redact.ts';
-import { keyIdOf, SESSION_STATUS_VALUES, type WahaSessionStatus } from './webhooks.ts';
+import { keyIdOf, phoneOfJid, type WahaSessionStatus } from './webhooks.ts';
 
 /**
  * HTTP client for one WAHA session (contracts/waha.md). Every failure becomes a typed WahaError
@@ -10,9 +10,9 @@ import { keyIdOf, SESSION_STATUS_VALUES, type WahaSessionStatus } from './webhoo
 
 export type WahaOperation =
   | 'sendText' | 'newMessageId' | 'checkExists' | 'getMessage' | 'listChatMessages' | 'getSession'
-  | 'listSessions' | 'upsertSessionConfig' | 'getQr' | 'startSession';
+  | 'listSessions' | 'upsertSessionConfig' | 'getQr' | 'startSession' | 'lidForPhone' | 'phoneForLid';
 
-export type WahaErrorKind = 'auth' | 'session_not_ready' | 'refused' | 'ambiguous' | 'network' | 'bad_request' | 'protocol';
+export type WahaErrorKind = 'auth' | 'session_not_ready' | 'refused' | 'ambiguous' | 'network' | 'bad_request' | 'store_disabled' | 'protocol';
 
 interface WahaErrorInit {
   httpStatus?: number | null;
@@ -101,6 +101,16 @@ export class WahaBadRequestError extends WahaError {
   readonly safeToRetry = false;
 }
 
+/**
+ * 400 from a NOWEB session started without its message store: it cannot answer any chat or
+ * message read, so a look-up proves nothing either way (docs/contracts/waha.md).
+ */
+export class WahaStoreDisabledError extends WahaError {
+  override name = 'WahaStoreDisabledError';
+  readonly kind = 'store_disabled' as const;
+  readonly safeToRetry = false;
+}
+
 /** A success status with a body we cannot read (a WAHA upgrade changed a shape). */
 export class WahaProtocolError extends WahaError {
   override name = 'WahaProtocolError';
@@ -171,7 +181,8 @@ const wahaMessage = z.object({
 
 const numberExists = z.object({ numberExists: z.boolean(), chatId: z.string().min(1).nullish() });
 const newMessageIdBody = z.object({ id: z.string().min(1) });
-const sessionStatus = z.enum(SESSION_STATUS_VALUES);
+// Any string: newer WAHA builds add states; callers read it through normalizeSessionStatus.
+const sessionStatus = z.string().min(1);
 const sessionInfo = z.object({
   name: z.string().min(1),
   status: sessionStatus,
@@ -185,6 +196,7 @@ const notReadyBody = z.object({ status: z.string().optional() });
 const nestMessage = z.object({ message: z.union([z.string(), z.array(z.string())]).optional() });
 const base64File = z.object({ mimetype: z.string(), data: z.string().min(1) });
 const webhookEntry = z.looseObject({ url: z.string() });
+const lidToPhone = z.object({ lid: z.string().nullish(), pn: z.string().nullish() });
 
 /** `77011234567@s.whatsapp.net` → `77011234567@c.us`, the form WAHA's message ids use. */
 function toCus(jid: string): string {
@@ -346,6 +358,9 @@ export class WahaClient {
     const detail = res.bodyLost ? 'body lost' : redactWahaError(res.body, secrets);
     const init = { httpStatus: status, detail };
     if (status === 401 || status === 403) return new WahaAuthError(op, 'API key rejected; check the WAHA API key', init);
+    if (status === 400 && /enable noweb store/i.test(res.body.toString('utf8'))) {
+      return new WahaStoreDisabledError(op, 'the NOWEB session has no message store', { httpStatus: status, detail: 'NOWEB store disabled' });
+    }
     if (status === 400) return new WahaBadRequestError(op, 'request rejected', init);
     if (status === 404) return new WahaSessionNotReadyError(op, `session '${this.session}' not found or stopped`, init);
     if (status === 422) {
@@ -473,6 +488,32 @@ export class WahaClient {
     return list.filter((m) => m.body === input.text);
   }
 
+  /**
+   * The buyer's linked id (`…@lid`) behind a phone, as this session knows it; null when it does
+   * not. Learned when we send, so that a reply from the LID finds its buyer.
+   */
+  async lidForPhone(phone: string): Promise<string | null> {
+    const digits = phone.replace(/\D/g, '');
+    const secrets: RedactSecrets = { phones: [digits] };
+    const res = await this.#call('lidForPhone', 'GET', `/api/${seg(this.session)}/lids/pn/${seg(digits)}`, { secrets });
+    if (res.status === 404 && !isMissingSession(res.body)) return null;
+    if (!WahaClient.#ok(res)) throw this.#fail('lidForPhone', res, secrets);
+    const text = res.body.toString('utf8').trim();
+    if (text === '' || text === 'null') return null;
+    const lid = this.#json('lidForPhone', res, lidToPhone).lid;
+    return lid && /@lid$/.test(lid) ? lid : null;
+  }
+
+  /** The phone digits behind a linked id; null when WAHA does not know them (`pn: null` happens). */
+  async phoneForLid(lid: string): Promise<string | null> {
+    const res = await this.#call('phoneForLid', 'GET', `/api/${seg(this.session)}/lids/${seg(lid)}`);
+    if (res.status === 404 && !isMissingSession(res.body)) return null;
+    if (!WahaClient.#ok(res)) throw this.#fail('phoneForLid', res);
+    const text = res.body.toString('utf8').trim();
+    if (text === '' || text === 'null') return null;
+    return phoneOfJid(this.#json('phoneForLid', res, lidToPhone).pn);
+  }
+
   /** GET /api/sessions/{name}; null when WAHA does not know the session. */
   async getSession(): Promise<WahaSessionInfo | null> {
     const res = await this.#call('getSession', 'GET', `/api/sessions/${seg(this.session)}`);
@@ -498,6 +539,11 @@ export class WahaClient {
     hmacKey: string;
     events?: readonly string[];
     retries?: { policy: 'linear' | 'exponential' | 'constant'; delaySeconds: number; attempts: number };
+    /**
+     * Turn on NOWEB's message store (and full sync). Without it a NOWEB session answers 400 to every
+     * message look-up; it is read when the session starts, so WAHA restarts the session for it.
+     */
+    nowebStore?: boolean;
   }): Promise<{ created: boolean; name: string; status: WahaSessionStatus }> {
     const current = await this.getSession();
     const config: Record<string, unknown> = { ...(current?.config ?? {}) };
@@ -521,6 +567,11 @@ export class WahaClient {
     ];
     const webjs = z.record(z.string(), z.unknown()).safeParse(config.webjs);
     config.webjs = { ...(webjs.success ? webjs.data : {}), tagsEventsOn: true };
+    if (input.nowebStore ?? true) {
+      const noweb = z.record(z.string(), z.unknown()).safeParse(config.noweb);
+      const base = noweb.success ? noweb.data : {};
+      config.noweb = { markOnline: true, ...base, store: { enabled: true, fullSync: true } };
+    }
 
     if (current === null) {
       const res = await this.#call('upsertSessionConfig', 'POST', '/api/sessions', { body: { name: this.session, start: true, config } });

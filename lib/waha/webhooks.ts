@@ -34,17 +34,24 @@ export function verifyWebhookHmac(rawBody: string | Buffer, headerHex: string | 
 export const SESSION_STATUS_VALUES = [
   'STOPPED', 'STARTING', 'SCAN_QR_CODE', 'PASSKEY_REQUIRED', 'PASSKEY_CONFIRMATION_REQUIRED', 'WORKING', 'FAILED',
 ] as const;
-export type WahaSessionStatus = (typeof SESSION_STATUS_VALUES)[number];
+/**
+ * What WAHA reports. Newer builds add states (the passkey ones arrived that way), so any string is
+ * accepted at the boundary and read through normalizeSessionStatus (docs/contracts/waha.md).
+ */
+export type WahaSessionStatus = string;
 
 /** The statuses our database knows (drizzle/schema.ts SESSION_STATUSES minus UNKNOWN). */
 export type KnownSessionStatus = 'STOPPED' | 'STARTING' | 'SCAN_QR_CODE' | 'WORKING' | 'FAILED';
+const KNOWN: ReadonlySet<string> = new Set(['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED']);
 
 /**
- * Passkey states are newer than our schema; like SCAN_QR_CODE they mean "a person must act on the
- * phone before this session can send", which is what the admin needs to be told.
+ * Passkey states mean "a person must act on the phone before this session can send", which is what
+ * the admin needs to be told, as for SCAN_QR_CODE. A state we do not know is never WORKING: it is
+ * kept as FAILED, so nothing is sent and the session-down alert speaks after its delay.
  */
-export function normalizeSessionStatus(status: WahaSessionStatus): KnownSessionStatus {
-  return status === 'PASSKEY_REQUIRED' || status === 'PASSKEY_CONFIRMATION_REQUIRED' ? 'SCAN_QR_CODE' : status;
+export function normalizeSessionStatus(status: string): KnownSessionStatus {
+  if (status === 'PASSKEY_REQUIRED' || status === 'PASSKEY_CONFIRMATION_REQUIRED') return 'SCAN_QR_CODE';
+  return KNOWN.has(status) ? (status as KnownSessionStatus) : 'FAILED';
 }
 
 export const meSchema = z.object({ id: z.string(), pushName: z.string().nullish(), lid: z.string().nullish() });
@@ -77,8 +84,8 @@ export type MessageAckPayload = z.infer<typeof messageAckPayloadSchema>;
 
 export const sessionStatusPayloadSchema = z.object({
   name: z.string().min(1),
-  status: z.enum(SESSION_STATUS_VALUES),
-  statuses: z.array(z.object({ status: z.enum(SESSION_STATUS_VALUES), timestamp: z.number() })).nullish(),
+  status: z.string().min(1),
+  statuses: z.array(z.object({ status: z.string(), timestamp: z.number() })).nullish(),
 });
 export type SessionStatusPayload = z.infer<typeof sessionStatusPayloadSchema>;
 
@@ -89,11 +96,34 @@ export const messagePayloadSchema = z.object({
   fromMe: z.boolean(),
   // Media without a caption has no body on some engines; an empty string is what we compare with.
   body: z.string().nullish().transform((b) => b ?? ''),
-  source: z.enum(['api', 'app']).nullish(),
+  // `api` for what the session sent through WAHA, `app` for the phone; other values may come.
+  source: z.string().nullish(),
   timestamp: z.number(),
   hasMedia: z.boolean().nullish(),
+  // NOWEB carries the number behind a LID sender here (docs/contracts/waha.md "Buyers write from LIDs").
+  _data: z.looseObject({
+    key: z.looseObject({ remoteJidAlt: z.string().nullish(), senderPn: z.string().nullish(), participantAlt: z.string().nullish() }).nullish(),
+  }).nullish().catch(null),
 });
 export type MessagePayload = z.infer<typeof messagePayloadSchema>;
+
+/** `245896994390182@lid`: WhatsApp hides the sender's number behind a linked id. */
+export function isLid(jid: string): boolean {
+  return /@lid$/i.test(jid.trim());
+}
+
+/** The phone digits of a `@c.us` / `@s.whatsapp.net` jid (device suffix dropped); null for a LID or group. */
+export function phoneOfJid(jid: string | null | undefined): string | null {
+  if (!jid) return null;
+  const m = /^(\d{6,15})(?::\d+)?@(c\.us|s\.whatsapp\.net)$/i.exec(jid.trim());
+  return m?.[1] ?? null;
+}
+
+/** The number NOWEB puts beside a LID sender, when it does. */
+export function altPhoneOf(payload: MessagePayload): string | null {
+  const key = payload._data?.key;
+  return phoneOfJid(key?.remoteJidAlt) ?? phoneOfJid(key?.senderPn) ?? null;
+}
 
 export type ParsedWebhook =
   | { event: 'message.ack'; envelope: WebhookEnvelope; payload: MessageAckPayload }

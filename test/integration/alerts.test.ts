@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alerts, notifications, senders, storeAlertChannels, stores } from '../../drizzle/schema.ts';
 import { evaluateAlerts, openAlerts } from '../../lib/alerts/alerts.ts';
 import { addAlertChannel, listAlertChannels } from '../../lib/alerts/delivery.ts';
-import { ALERTS_SCHEDULE_ID, ensureMaintenanceSchedules, PURGE_SCHEDULE_ID } from '../../lib/temporal/maintenance-schedules.ts';
+import { ALERTS_SCHEDULE_ID, ensureMaintenanceSchedules, PURGE_SCHEDULE_ID, RECEIPTS_SCHEDULE_ID } from '../../lib/temporal/maintenance-schedules.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
 import { createSender, createStore } from '../support/fixtures.ts';
@@ -144,10 +144,13 @@ describe('alerts', () => {
     expect(a.action).toMatchObject({ workflowType: 'alertsWorkflow' });
     const p = await ctx.temporal.schedule.getHandle(PURGE_SCHEDULE_ID).describe();
     expect(p.action).toMatchObject({ workflowType: 'purgePersonalDataWorkflow' });
+    const r = await ctx.temporal.schedule.getHandle(RECEIPTS_SCHEDULE_ID).describe();
+    expect(r.action).toMatchObject({ workflowType: 'deliveryReceiptsWorkflow' });
     // Paused here: other test files' workers share this Temporal, not this task queue.
-    await ctx.temporal.schedule.getHandle(ALERTS_SCHEDULE_ID).delete();
-    await ctx.temporal.schedule.getHandle(PURGE_SCHEDULE_ID).delete();
+    for (const id of [ALERTS_SCHEDULE_ID, PURGE_SCHEDULE_ID, RECEIPTS_SCHEDULE_ID]) await ctx.temporal.schedule.getHandle(id).delete();
     const result = await ctx.temporal.workflow.execute('alertsWorkflow', { taskQueue: ctx.config.TEMPORAL_TASK_QUEUE, workflowId: `alerts-test-${randomUUID()}`, args: [] });
     expect(result).toMatchObject({ stores: expect.any(Number) as number });
+    const receipts = await ctx.temporal.workflow.execute('deliveryReceiptsWorkflow', { taskQueue: ctx.config.TEMPORAL_TASK_QUEUE, workflowId: `receipts-test-${randomUUID()}`, args: [] });
+    expect(receipts).toMatchObject({ checked: expect.any(Number) as number, held: expect.any(Number) as number });
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageAttempts, notifications, optOuts, orders, phoneChecks } from '../../drizzle/schema.ts';
+import { buyerLids, messageAttempts, notifications, optOuts, orders, phoneChecks } from '../../drizzle/schema.ts';
 import { purgePersonalData } from '../../lib/housekeeping/purge.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
@@ -42,6 +42,10 @@ describe('personal data purge', () => {
     const shortOld = await sentNotification(short.id, sender.id, 10);
     await ctx.db.insert(optOuts).values({ storeId: store.id, phone: '77029998877', source: 'whatsapp' });
     await ctx.db.insert(phoneChecks).values({ senderId: sender.id, phone: '77011112233', numberExists: true, chatId: '77011112233@c.us', checkedAt: new Date(Date.now() - 4000 * DAY) });
+    await ctx.db.insert(buyerLids).values([
+      { senderId: sender.id, lid: '245896994390182@lid', phone: '77011112233', source: 'send', learnedAt: new Date(Date.now() - 4000 * DAY) },
+      { senderId: sender.id, lid: '245896994390183@lid', phone: '77011112244', source: 'send' },
+    ]);
     const countsBefore = await ctx.db.execute(sql`select status, count(*)::int as n from notifications where store_id in (${store.id}, ${short.id}) group by status order by status`);
 
     // Through the Schedule's workflow on the real worker, as production runs it.
@@ -49,6 +53,9 @@ describe('personal data purge', () => {
     expect(result.attempts).toBeGreaterThanOrEqual(2);
     expect(result.orders).toBeGreaterThanOrEqual(2);
     expect(result.phoneChecks).toBeGreaterThanOrEqual(1);
+    expect(result.buyerLids).toBeGreaterThanOrEqual(1);
+    // A LID learned as long ago as a purged phone goes with it; a recent one stays.
+    expect((await ctx.db.select({ lid: buyerLids.lid }).from(buyerLids).where(eq(buyerLids.senderId, sender.id))).map((r) => r.lid)).toEqual(['245896994390183@lid']);
 
     const attempts = await ctx.db.select().from(messageAttempts).where(inArray(messageAttempts.notificationId, [old.n.id, recent.n.id, shortOld.n.id]));
     const byN = Object.fromEntries(attempts.map((a) => [a.notificationId, a]));

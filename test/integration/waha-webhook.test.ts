@@ -19,8 +19,8 @@ beforeAll(async () => {
 afterAll(async () => ctx?.close());
 
 let seq = 0;
-function envelope(event: string, payload: Record<string, unknown>, id = `evt_${Date.now()}_${++seq}`) {
-  return JSON.stringify({ id, timestamp: Date.now(), event, session: 'default', payload, engine: 'NOWEB', environment: { version: 'sim' } });
+function envelope(event: string, payload: Record<string, unknown>, id = `evt_${Date.now()}_${++seq}`, timestamp = Date.now()) {
+  return JSON.stringify({ id, timestamp, event, session: 'default', payload, engine: 'NOWEB', environment: { version: 'sim' } });
 }
 function post(storeId: string, body: string, headers: Record<string, string> = { 'x-webhook-hmac': signWebhook(body, SECRET), 'x-webhook-hmac-algorithm': 'sha512', 'x-webhook-timestamp': String(Date.now()) }) {
   return app.request(`/webhooks/waha/${storeId}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
@@ -35,7 +35,7 @@ async function sentMessage() {
   const messageId = `true_77011234567@c.us_${keyId}`;
   await ctx.db.insert(messageAttempts).values({ notificationId: n.id, senderId: sender.id, attemptNo: 1, chatId: '77011234567@c.us', wahaMessageId: messageId, wahaKeyId: keyId, outcome: 'sent' });
   await ctx.db.update(notifications).set({ status: 'sent' }).where(eq(notifications.id, n.id));
-  const ack = (value: number, id?: string) => envelope('message.ack', { id: messageId, from: '77011234567@c.us', to: '77011234567@c.us', fromMe: true, ack: value, ackName: String(value) }, id);
+  const ack = (value: number, id?: string, timestamp?: number) => envelope('message.ack', { id: messageId, from: '77011234567@c.us', to: '77011234567@c.us', fromMe: true, ack: value, ackName: String(value) }, id, timestamp);
   const status = async () => (await ctx.db.select().from(notifications).where(eq(notifications.id, n.id)))[0]!.status;
   return { store, sender, n, messageId, keyId, ack, status };
 }
@@ -49,8 +49,23 @@ describe('WAHA webhook', () => {
     const tampered = body.replace('"ack":3', '"ack":2');
     expect((await post(m.store.id, tampered, { 'x-webhook-hmac': signWebhook(body, SECRET) })).status).toBe(401);
     expect(await m.status()).toBe('sent');
-    expect((await post('not-a-uuid', body)).status).toBe(404);
-    expect((await post('00000000-0000-4000-8000-000000000000', body)).status).toBe(404);
+  });
+
+  it('answers an unknown store exactly as a bad signature, so store ids cannot be probed', async () => {
+    const m = await sentMessage();
+    const body = m.ack(3);
+    const bad = await post(m.store.id, body, { 'x-webhook-hmac': signWebhook(body, 'wrong-key') });
+    const badBody = await bad.json();
+    for (const id of ['not-a-uuid', '00000000-0000-4000-8000-000000000000']) {
+      const res = await post(id, body);
+      expect(res.status).toBe(bad.status);
+      expect(await res.json()).toEqual(badBody);
+    }
+    // A store without WhatsApp (no webhook secret) answers the same way.
+    const bare = await createStore(ctx, {});
+    const res = await post(bare.id, body);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual(badBody);
   });
 
   it('a replayed delivery (same envelope id) is applied once; an old one is refused', async () => {
@@ -62,10 +77,16 @@ describe('WAHA webhook', () => {
     expect(await again.json()).toMatchObject({ ok: true, duplicate: true });
     const events = await ctx.db.select().from(messageEvents).where(eq(messageEvents.envelopeId, 'evt_replay_1'));
     expect(events).toHaveLength(1);
-    const stale = m.ack(3);
-    const res = await post(m.store.id, stale, { 'x-webhook-hmac': signWebhook(stale, SECRET), 'x-webhook-timestamp': String(Date.now() - 3 * 86_400_000) });
+    // Freshness is the signed envelope's timestamp: a fresh header on an old envelope does not help…
+    const stale = m.ack(3, undefined, Date.now() - 3 * 86_400_000);
+    const res = await post(m.store.id, stale, { 'x-webhook-hmac': signWebhook(stale, SECRET), 'x-webhook-timestamp': String(Date.now()) });
     expect(res.status).toBe(400);
     expect(await m.status()).toBe('delivered');
+    // …and an old unsigned header on a fresh envelope does not hurt.
+    const fresh = m.ack(3);
+    const ok = await post(m.store.id, fresh, { 'x-webhook-hmac': signWebhook(fresh, SECRET), 'x-webhook-timestamp': String(Date.now() - 3 * 86_400_000) });
+    expect(ok.status).toBe(200);
+    expect(await m.status()).toBe('read');
   });
 
   it('READ before DELIVERED ends read; an ERROR after READ changes nothing', async () => {
@@ -93,7 +114,7 @@ describe('WAHA webhook', () => {
     expect(await res.json()).toMatchObject({ pending: true });
     expect(await m.status()).toBe('sent');
     await ctx.db.update(messageAttempts).set({ wahaKeyId: m.keyId }).where(eq(messageAttempts.notificationId, m.n.id));
-    expect(await applyPendingAcks(ctx, m.keyId)).toBe(1);
+    expect((await applyPendingAcks(ctx, m.keyId)).applied).toBe(1);
     expect(await m.status()).toBe('delivered');
   });
 

@@ -271,6 +271,14 @@ describe('decideClaim', () => {
     }
   });
 
+  it('a number whose receipts stopped is held, after the time rules, until they return', () => {
+    expect(claim(noon, { sender: { acksStalledSince: new Date(noon.getTime() - 60_000) } })).toEqual({ ok: false, reason: 'acks_stalled', retryAt: null });
+    expect(claim(noon, { sender: { acksStalledSince: null } }).ok).toBe(true);
+    // Quiet hours still answer first, with a time to come back at.
+    const night = almaty('2025-06-14T23:00:00');
+    expect(claim(night, { sender: { acksStalledSince: noon } })).toMatchObject({ ok: false, reason: 'quiet_hours' });
+  });
+
   it('at night a stale session is not worth a WAHA call: quiet hours answer first', () => {
     const night = almaty('2025-06-14T23:00:00');
     const d = claim(night, { sender: { sessionStatusAt: null } });

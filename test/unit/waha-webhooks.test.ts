@@ -101,8 +101,9 @@ describe('parseWebhook', () => {
     expect(message).not.toContain('77011234567');
   });
 
-  it('rejects an unknown session status and ack outside −1..4', () => {
-    expect(() => parseWebhook(envelope('session.status', { name: 'default', status: 'SLEEPING' }))).toThrow(WebhookPayloadError);
+  it('accepts a session status it does not know (newer WAHA) and rejects an ack outside −1..4', () => {
+    const parsed = parseWebhook(envelope('session.status', { name: 'default', status: 'SLEEPING' }));
+    expect(parsed).toMatchObject({ event: 'session.status', payload: { status: 'SLEEPING' } });
     expect(() => parseWebhook(envelope('message.ack', { id: 'x', ack: 5 }))).toThrow(WebhookPayloadError);
   });
 });
@@ -138,5 +139,9 @@ describe('normalizeSessionStatus', () => {
     expect(normalizeSessionStatus('PASSKEY_REQUIRED')).toBe('SCAN_QR_CODE');
     expect(normalizeSessionStatus('PASSKEY_CONFIRMATION_REQUIRED')).toBe('SCAN_QR_CODE');
     for (const s of ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'] as const) expect(normalizeSessionStatus(s)).toBe(s);
+  });
+
+  it('never takes a state it does not know for WORKING', () => {
+    for (const s of ['SLEEPING', 'working', 'WORKING_SOON', '']) expect(normalizeSessionStatus(s)).toBe('FAILED');
   });
 });
