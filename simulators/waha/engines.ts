@@ -179,10 +179,8 @@ export function waMessage(engine: SimEngine, me: SimMe, m: MessageView, opts: Re
     to: m.fromMe ? m.chatId : me.id,
     body: m.body,
     hasMedia: false,
-    media: null,
     ack: m.ack,
     ackName: ackName(m.ack),
-    replyTo: null,
     _data: engineData(engine, me, m, opts),
   };
 }

@@ -113,15 +113,11 @@ async function jsonBody(c: Ctx): Promise<{ ok: true; value: unknown } | { ok: fa
 }
 
 /**
- * The session's config as WAHA echoes it: stored as given, webhook fields that were not set come
- * back as null (devlikeapro/waha#165 shows `"hmac": null, "retries": null, "customHeaders": null`);
- * an hmac key is returned as it was given.
+ * The session's config as WAHA echoes it: stored as given, the webhooks' hmac key included
+ * (devlikeapro/waha#165 shows a GET /api/sessions answer with the webhook config as it was set).
  */
 function configView(s: SimSession): Record<string, unknown> {
-  const webhooks = Array.isArray(s.config.webhooks)
-    ? (s.config.webhooks as Record<string, unknown>[]).map((w) => ({ hmac: null, retries: null, customHeaders: null, ...w }))
-    : undefined;
-  return { ...s.config, ...(webhooks ? { webhooks } : {}) };
+  return s.config;
 }
 
 function sessionInfo(state: WahaSimState, s: SimSession) {
@@ -133,7 +129,7 @@ function sessionInfo(state: WahaSimState, s: SimSession) {
     // WAHA knows the account only once paired and running; NOWEB/GOWS include its LID (MeInfo).
     me: working ? meInfo(state.engine, s.me) : null,
     assignedWorker: '',
-    presence: working ? 'online' : null,
+    presence: {},
     timestamps: { activity: Date.now() },
     engine: engineInfo(state.engine, working),
   };

@@ -407,7 +407,9 @@ describe('WahaClient against the simulator, every engine', () => {
 
   for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const) {
     it(`${engine}: send, correlate, look up`, async () => {
-      sim = await startWahaSimulator({ engine, apiKey: 'k', ackDelaysMs: [5, 10, 15] });
+      // Look-ups need NOWEB's store (without it WAHA answers 400), so the session is started with one.
+      const config = { noweb: { store: { enabled: true, fullSync: true } } };
+      sim = await startWahaSimulator({ engine, apiKey: 'k', ackDelaysMs: [5, 10, 15], sessions: [{ name: 'default', status: 'WORKING', paired: true, config }] });
       const c = new WahaClient({ baseUrl: sim.url, apiKey: 'k', session: 'default' });
       const reserved = await c.newMessageId();
       expect(reserved === null).toBe(engine === 'WEBJS');

@@ -690,7 +690,7 @@ describe('session states', () => {
       const { receiver: r } = await boot(engine);
       const info = (await (await api('/api/sessions/default')).json()) as { config: { webhooks: Record<string, unknown>[] }; engine: { engine: string }; me: Record<string, unknown> };
       expect(info.engine.engine).toBe(engine);
-      expect(info.config.webhooks[0]).toEqual({ url: r.url, events: ['message.ack', 'message.any', 'session.status', 'message'], hmac: { key: HMAC }, retries: null, customHeaders: null });
+      expect(info.config.webhooks[0]).toEqual({ url: r.url, events: ['message.ack', 'message.any', 'session.status', 'message'], hmac: { key: HMAC } });
       if (engine === 'NOWEB') expect(info.me.lid).toMatch(/@lid$/);
       else expect(info.me).not.toHaveProperty('lid');
       await sim?.close();
@@ -787,5 +787,13 @@ describe('simulators stay independent of the product', () => {
       }
     }
     expect(offending).toEqual([]);
+  });
+
+  it('the Kaspi simulator\'s own copy of Kaspi\'s states and statuses matches the client\'s', async () => {
+    const sim = await import('../../simulators/kaspi/server.ts');
+    const product = await import('../../lib/kaspi/orders.ts');
+    expect(sim.KASPI_STATES).toEqual(product.KASPI_STATES);
+    expect(sim.KASPI_STATUSES).toEqual(product.KASPI_STATUSES);
+    expect(sim.JSON_API_MEDIA_TYPE).toBe(product.JSON_API_MEDIA_TYPE);
   });
 });
