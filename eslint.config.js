@@ -33,5 +33,18 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // Simulators stand in for WAHA and Kaspi: they must not borrow the product's code, or a product
+    // bug would be mirrored by the fake that is meant to catch it.
+    files: ['simulators/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          regex: '^(\\.\\./)+(lib|api|activities|workflows|drizzle|views|bin)(/|$)',
+          message: 'Simulators import nothing from the product: write the simulator\'s own version.',
+        }],
+      }],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } } },
 );

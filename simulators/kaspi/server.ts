@@ -1,7 +1,6 @@
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { KASPI_STATES, KASPI_STATUSES, JSON_API_MEDIA_TYPE } from '../../lib/kaspi/orders.ts';
 
 /**
  * Kaspi Shop API v2 simulator (DESIGN "Simulators"). It enforces the contract our client relies on
@@ -16,6 +15,15 @@ import { KASPI_STATES, KASPI_STATUSES, JSON_API_MEDIA_TYPE } from '../../lib/kas
  * - Results are sorted by creationDate, then code, ascending; `$le` defaults to the sim's clock.
  * - Faults apply to API routes only, never to `/_sim`, and fire before the token check.
  */
+
+// Kaspi's own vocabulary (Shop API v2), written out here so the simulator imports nothing from the
+// product: a test checks these stay equal to the client's.
+export const KASPI_STATES = ['NEW', 'SIGN_REQUIRED', 'PICKUP', 'DELIVERY', 'KASPI_DELIVERY', 'ARCHIVE'] as const;
+export const KASPI_STATUSES = [
+  'APPROVED_BY_BANK', 'ACCEPTED_BY_MERCHANT', 'COMPLETED', 'CANCELLED', 'CANCELLING',
+  'KASPI_DELIVERY_RETURN_REQUESTED', 'RETURN_ACCEPTED_BY_MERCHANT', 'RETURNED',
+] as const;
+export const JSON_API_MEDIA_TYPE = 'application/vnd.api+json';
 
 const DAY = 24 * 60 * 60 * 1000;
 export const SIM_MAX_WINDOW_MS = 14 * DAY;
