@@ -1,5 +1,5 @@
 import type { Child, PropsWithChildren } from 'hono/jsx';
-import { ru } from './i18n.ts';
+import { fmt, ru } from './i18n.ts';
 
 /** Small building blocks shared by the pages. Everything user-supplied goes through JSX text or attributes, which escape. */
 
@@ -84,6 +84,18 @@ export function Stat(props: { label: string; value: string | number; tone?: stri
     <div class={`stat ${props.tone ? `stat-${props.tone}` : ''}`} id={props.id}>
       <div class="stat-value">{props.value}</div>
       <div class="stat-label">{props.label}</div>
+    </div>
+  );
+}
+
+/** What the live WAHA session lacks, in the seller's words (lib/waha/session-health.ts). */
+export function SessionIssues(props: { issues: readonly { code: string; events?: string[] }[] }) {
+  if (props.issues.length === 0) return null;
+  return (
+    <div class="session-issues" id="session-issues">
+      {props.issues.map((i) => (
+        <Alert tone="warn">{fmt(ru.alerts[`session_${i.code}`] ?? i.code, { detail: (i.events ?? []).join(', ') })}</Alert>
+      ))}
     </div>
   );
 }

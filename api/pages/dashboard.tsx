@@ -7,7 +7,7 @@ import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../../views/
 import { fmt, formatDateTime, formatDuration, ru } from '../../views/i18n.ts';
 import { loadStorePage, redirectWithFlash, renderShell } from './common.tsx';
 
-const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured']);
+const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured', 'acks_stalled', 'session_webhook_missing', 'session_hmac_missing']);
 const TODAY_ORDER = ['queued', 'scheduled', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
 
 /** The store dashboard and the emergency controls (pause / resume / cancel queued). Mounted under /stores. */

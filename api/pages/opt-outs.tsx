@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
-import { addOptOut, listOptOuts, removeOptOut } from '../../lib/services/opt-outs.ts';
+import { addOptOut, listOptOuts, listUnmappedOptOuts, removeOptOut } from '../../lib/services/opt-outs.ts';
 import { Alert, Card, Csrf, Empty, Field, PostButton } from '../../views/components.tsx';
 import { formatDateTime, ru } from '../../views/i18n.ts';
 import { fieldErrors, loadStorePage, readForm, redirectWithFlash, renderShell, str, type Form, type PageContext } from './common.tsx';
@@ -16,6 +16,7 @@ export function optOutPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   async function render(c: PageContext, submitted?: { form: Form; errors: Record<string, string> }) {
     const page = await loadStorePage(ctx, c);
     const list = await listOptOuts(ctx, c.get('actor'), page.store.store_id);
+    const unmapped = await listUnmappedOptOuts(ctx, c.get('actor'), page.store.store_id);
     const e = submitted?.errors ?? {};
     return renderShell(c, page, { title: L.title, active: 'optOuts' }, (
       <>
@@ -38,12 +39,13 @@ export function optOutPageRoutes(ctx: AppContext): Hono<AuthEnv> {
           {list.length === 0 ? <Empty text={L.empty} /> : (
             <div class="table-wrap">
               <table class="table" id="opt-outs-table">
-                <thead><tr><th>{L.phone}</th><th>{L.source}</th><th>{L.note}</th><th>{L.added}</th><th></th></tr></thead>
+                <thead><tr><th>{L.phone}</th><th>{L.source}</th><th>{L.matchedBy}</th><th>{L.note}</th><th>{L.added}</th><th></th></tr></thead>
                 <tbody>
                   {list.map((o) => (
                     <tr>
                       <td class="nowrap">{maskPhone(o.phone)}</td>
                       <td>{L.sources[o.source] ?? o.source}</td>
+                      <td class="matched-by">{o.matched_by ? (L.matches[o.matched_by] ?? o.matched_by) : '—'}</td>
                       <td>{o.note ?? '—'}</td>
                       <td class="nowrap">{formatDateTime(o.created_at, page.store.timezone)}</td>
                       <td class="row-actions">
@@ -56,6 +58,19 @@ export function optOutPageRoutes(ctx: AppContext): Hono<AuthEnv> {
             </div>
           )}
         </Card>
+        {unmapped.length === 0 ? null : (
+          <Card title={L.unmappedTitle} id="unmapped-opt-outs">
+            <p class="hint card-hint">{L.unmappedHint}</p>
+            <table class="table">
+              <thead><tr><th>{L.lid}</th><th>{L.added}</th></tr></thead>
+              <tbody>
+                {unmapped.map((u) => (
+                  <tr><td class="nowrap">…{u.lid_suffix}</td><td class="nowrap">{formatDateTime(u.created_at, page.store.timezone)}</td></tr>
+                ))}
+              </tbody>
+            </table>
+          </Card>
+        )}
       </>
     ));
   }

@@ -4,8 +4,8 @@ import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { sendTestMessage } from '../../lib/services/send-test.ts';
 import { getWhatsappSettings, revealWebhookSecret, saveWhatsappSettings, type WhatsappSettingsView } from '../../lib/services/settings.ts';
 import { updateStore } from '../../lib/services/stores.ts';
-import { configureWaha, getLiveSession, getPerBuyerLimit, getSessionQr, savePerBuyerLimit, testKaspiToken, webhookUrlFor } from '../../lib/services/waha-admin.ts';
-import { Alert, Card, Csrf, Field, SessionBadge } from '../../views/components.tsx';
+import { configureWaha, getPerBuyerLimit, getSessionHealth, getSessionQr, savePerBuyerLimit, testKaspiToken, webhookUrlFor } from '../../lib/services/waha-admin.ts';
+import { Alert, Card, Csrf, Field, SessionBadge, SessionIssues } from '../../views/components.tsx';
 import { fmt, ru } from '../../views/i18n.ts';
 import { bool, errorText, fieldErrors, int, intOrNull, loadStorePage, readForm, redirectWithFlash, renderShell, str, type Form, type PageContext, type StorePage } from './common.tsx';
 
@@ -106,7 +106,7 @@ function SettingsView(props: { ctx: AppContext; page: StorePage; wa: WhatsappSet
               </dd>
             </dl>
             <div class="actions">
-              <button type="button" class="btn" hx-post={`${base}/settings/configure-waha`} hx-target="#waha-result" hx-swap="innerHTML" id="configure-waha">{ru.settings.configure}</button>
+              <button type="button" class="btn" hx-post={`${base}/settings/configure-waha`} hx-vals='{"confirm_restart":"1"}' hx-confirm={ru.settings.configureConfirm} hx-target="#waha-result" hx-swap="innerHTML" id="configure-waha">{ru.settings.configure}</button>
               <span class="hint">{ru.settings.configureHint}</span>
             </div>
             <div id="waha-result" aria-live="polite"></div>
@@ -264,7 +264,8 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.post('/:storeId/settings/configure-waha', async (c) => {
     try {
-      const r = await configureWaha(ctx, c.get('actor'), c.req.param('storeId'));
+      const form = await readForm(c);
+      const r = await configureWaha(ctx, c.get('actor'), c.req.param('storeId'), { confirmRestart: str(form, 'confirm_restart') === '1' });
       return c.html(<Alert tone="ok" id="configure-result">{fmt(ru.settings.configured, { url: r.webhookUrl, status: ru.sessionStatuses[r.status] ?? r.status })}</Alert>);
     } catch (err) {
       const text = errorText(err);
@@ -277,7 +278,7 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get('/:storeId/settings/session', async (c) => {
     const id = c.req.param('storeId');
     try {
-      const session = await getLiveSession(ctx, c.get('actor'), id);
+      const { session, issues } = await getSessionHealth(ctx, c.get('actor'), id);
       if (!session) return c.html(<p class="muted" id="session-missing">{ru.settings.sessionMissing}</p>);
       return c.html(
         <div class="session-live">
@@ -285,6 +286,7 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
             <SessionBadge status={session.status} />
             {session.me ? <span class="muted"> {session.me.pushName ?? ''} ({session.me.id.split('@')[0]})</span> : null}
           </p>
+          <SessionIssues issues={issues} />
           {session.status === 'SCAN_QR_CODE' ? (
             <div class="qr" id="qr">
               <img src={`/stores/${id}/settings/qr.png?t=${Date.now()}`} alt={ru.settings.qrAlt} width="264" height="264" id="qr-image" />

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { senders } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import { estimateDrain, localDayStart, type DrainEstimate } from '../pacing/pacing.ts';
+import { storedSessionIssues } from '../waha/session-health.ts';
 import { requireStore, type Actor } from './access.ts';
 
 /** What the dashboard shows for one store; every number comes from PostgreSQL, nothing from Temporal. */
@@ -71,6 +72,8 @@ export async function getDashboard(ctx: AppContext, actor: Actor, storeId: unkno
       drain = estimateDrain(queueDepth, s, now, { sentToday });
       if (s.sessionStatus !== 'WORKING') alerts.push({ code: 'session_not_working', detail: s.sessionStatus });
       if (s.dailyCap !== null && sentToday >= s.dailyCap) alerts.push({ code: 'daily_cap_reached' });
+      if (s.acksStalledSince) alerts.push({ code: 'acks_stalled' });
+      for (const issue of storedSessionIssues(s.sessionHealth)) alerts.push({ code: `session_${issue.code}`, detail: 'events' in issue ? issue.events.join(', ') : null });
     }
   } else {
     alerts.push({ code: 'whatsapp_not_configured' });

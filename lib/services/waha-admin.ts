@@ -1,9 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { senders } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import { KaspiAuthError, KaspiClient, KaspiError } from '../kaspi/client.ts';
 import { WahaClient, WahaError, type WahaSessionInfo } from '../waha/client.ts';
+import { assessSession, type SessionIssue } from '../waha/session-health.ts';
 import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { ConflictError, parseOrThrow, UpstreamError } from './errors.ts';
@@ -25,14 +26,28 @@ function upstream(err: unknown): never {
   throw err;
 }
 
-/** null when WAHA does not know the session. */
-export async function getLiveSession(ctx: AppContext, actor: Actor, storeId: unknown): Promise<WahaSessionInfo | null> {
-  const { client: c } = await client(ctx, actor, storeId, 5_000);
+/**
+ * The live session and what it lacks that we rely on; the verdict is kept on the sender (written
+ * only when it changes) so the dashboard can say it without asking WAHA.
+ */
+export async function getSessionHealth(ctx: AppContext, actor: Actor, storeId: unknown): Promise<{ session: WahaSessionInfo | null; issues: SessionIssue[] }> {
+  const store = await requireStore(ctx, actor, storeId);
+  const { client: c, senderId } = await client(ctx, actor, store.id, 5_000);
+  let session: WahaSessionInfo | null;
   try {
-    return await c.getSession();
+    session = await c.getSession();
   } catch (err) {
     upstream(err);
   }
+  const issues = session ? assessSession(session, webhookUrlFor(ctx, store.id)) : [];
+  await recordSessionHealth(ctx, senderId, issues);
+  return { session, issues };
+}
+
+async function recordSessionHealth(ctx: AppContext, senderId: string, issues: SessionIssue[]): Promise<void> {
+  await ctx.db.execute(sql`
+    update senders set session_health = ${JSON.stringify(issues)}::jsonb, session_health_at = ${ctx.now()}
+    where id = ${senderId} and session_health is distinct from ${JSON.stringify(issues)}::jsonb`);
 }
 
 /** The pairing QR as PNG, or null when the session is not waiting for a scan. */
@@ -50,15 +65,23 @@ export function webhookUrlFor(ctx: AppContext, storeId: string): string {
   return `${base}/webhooks/waha/${storeId}`;
 }
 
-/** Points the WAHA session's webhook at this store (creating and starting the session if new). */
-export async function configureWaha(ctx: AppContext, actor: Actor, storeId: unknown): Promise<{ created: boolean; status: string; webhookUrl: string }> {
+/**
+ * Points the WAHA session's webhook at this store (creating and starting the session if new), with
+ * every event we rely on, HMAC, WEBJS acks and NOWEB's message store. WAHA restarts a running
+ * session to apply a new config (and reads the NOWEB store setting only at start), so sending
+ * stops for a moment: the admin must confirm that first.
+ */
+export async function configureWaha(ctx: AppContext, actor: Actor, storeId: unknown, options: { confirmRestart: boolean }): Promise<{ created: boolean; status: string; webhookUrl: string }> {
   const store = await requireStore(ctx, actor, storeId);
-  const { client: c, webhookSecret } = await client(ctx, actor, store.id);
+  if (!options.confirmRestart) throw new ConflictError('restart_not_confirmed', 'WAHA restarts the session: confirm first', { _: 'Подтвердите перезапуск: WAHA перезапустит сессию, чтобы применить настройки.' });
+  const { client: c, webhookSecret, senderId } = await client(ctx, actor, store.id);
   if (!webhookSecret) throw new ConflictError('webhook_secret_missing', 'no webhook secret');
   const webhookUrl = webhookUrlFor(ctx, store.id);
   try {
-    const r = await c.upsertSessionConfig({ webhookUrl, hmacKey: webhookSecret });
+    const r = await c.upsertSessionConfig({ webhookUrl, hmacKey: webhookSecret, nowebStore: true });
     await recordAudit(ctx.db, { storeId: store.id, actor, action: 'whatsapp.configure_waha', details: { webhook_url: webhookUrl, created: r.created } });
+    const after = await c.getSession().catch(() => null);
+    if (after) await recordSessionHealth(ctx, senderId, assessSession(after, webhookUrl));
     return { created: r.created, status: r.status, webhookUrl };
   } catch (err) {
     upstream(err);

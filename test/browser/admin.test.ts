@@ -163,10 +163,17 @@ describe('admin console in Chromium', () => {
     expect(await page.content()).not.toContain(API_KEY);
 
     // ---- Configure WAHA → the session starts unpaired → QR while WAHA waits for a scan ----
+    // WAHA restarts the session to apply the config: the admin confirms first.
+    let confirmText = '';
+    page.once('dialog', (d) => {
+      confirmText = d.message();
+      void d.accept();
+    });
     await page.click('#configure-waha');
     await page.waitForSelector('#configure-result');
+    expect(confirmText).toContain('перезапустит сессию');
     expect(await page.textContent('#configure-result')).toContain(`/webhooks/waha/${storeId}`);
-    expect(waha.state.sessionConfig(SESSION)).toMatchObject({ webjs: { tagsEventsOn: true } });
+    expect(waha.state.sessionConfig(SESSION)).toMatchObject({ webjs: { tagsEventsOn: true }, noweb: { store: { enabled: true, fullSync: true } } });
     await eventually(async () => waha.state.sessionStatus(SESSION) === 'SCAN_QR_CODE');
     waha.state.setSessionStatus(SESSION, 'SCAN_QR_CODE');
     await page.waitForSelector('#qr-image', { timeout: 15_000 });
