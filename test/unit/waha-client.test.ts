@@ -5,6 +5,7 @@ import {
   classifyFetchFailure,
   extractSentMessage,
   WahaAmbiguousError,
+  WahaStoreDisabledError,
   WahaAuthError,
   WahaBadRequestError,
   WahaClient,
@@ -289,6 +290,7 @@ describe('WahaClient against a fetch double', () => {
           config: {
             proxy: { server: 'proxy:3128' },
             webjs: { other: 1 },
+            noweb: { markOnline: false },
             webhooks: [
               { url: 'https://crm.example/hook', events: ['message'] },
               { url: 'https://old-host.example/webhooks/waha/store-1', events: ['message.ack'], hmac: { key: 'old' } },
@@ -308,6 +310,8 @@ describe('WahaClient against a fetch double', () => {
       config: {
         proxy: { server: 'proxy:3128' },
         webjs: { other: 1, tagsEventsOn: true },
+        // NOWEB answers no look-up without its store; the seller's own markOnline is kept.
+        noweb: { markOnline: false, store: { enabled: true, fullSync: true } },
         webhooks: [
           { url: 'https://crm.example/hook', events: ['message'] },
           {
@@ -470,6 +474,34 @@ describe('WahaClient against the simulator, every engine', () => {
     await c.sendText({ chatId: CHAT, text: TEXT, id: reserved });
     expect(sim.state.messages(CHAT)).toHaveLength(1);
   });
+
+  it('NOWEB without its store: every look-up is a WahaStoreDisabledError (never "absent")', async () => {
+    sim = await startWahaSimulator({ engine: 'NOWEB', sessions: [{ name: 'default', status: 'WORKING', paired: true }] });
+    const c = new WahaClient({ baseUrl: sim.url, session: 'default' });
+    const reserved = await c.newMessageId();
+    await c.sendText({ chatId: CHAT, text: TEXT, id: reserved });
+    for (const lookup of [c.getMessage(CHAT, reserved ?? ''), c.getMessage(CHAT, 'BAE5NOTTHERE'), c.listChatMessages(CHAT, { limit: 5 })]) {
+      const err = await caught(lookup);
+      expect(err).toBeInstanceOf(WahaStoreDisabledError);
+      expect((err as WahaStoreDisabledError).kind).toBe('store_disabled');
+    }
+  });
+
+  for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const) {
+    it(`${engine}: LIDs both ways, pn: null and unknown numbers`, async () => {
+      const config = { noweb: { store: { enabled: true, fullSync: true } } };
+      sim = await startWahaSimulator({ engine, sessions: [{ name: 'default', status: 'WORKING', paired: true, config }] });
+      const c = new WahaClient({ baseUrl: sim.url, session: 'default' });
+      const lid = sim.state.setLid(PHONE);
+      expect(lid).toMatch(/^\d{15}@lid$/);
+      expect(await c.lidForPhone(PHONE)).toBe(lid);
+      expect(await c.phoneForLid(lid)).toBe(PHONE);
+      expect(await c.lidForPhone('77019998877')).toBeNull();
+      const hidden = sim.state.setLid('77015554433', { pnByLid: false });
+      expect(await c.phoneForLid(hidden)).toBeNull();
+      expect(await c.lidForPhone('77015554433')).toBe(hidden);
+    });
+  }
 
   it('empty 201 with a reserved id still yields the message id', async () => {
     sim = await startWahaSimulator({ engine: 'NOWEB' });
