@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { SecretDecryptError } from '../lib/crypto.ts';
+import { databaseCause } from '../lib/db/errors.ts';
 import { maskDigitRuns } from '../lib/waha/redact.ts';
 
 /**
@@ -20,17 +21,6 @@ export function sanitizeFailure(err: unknown): unknown {
   if (pg) return ApplicationFailure.retryable(`database error ${pg.code}${pg.constraint ? ` (${pg.constraint})` : ''}`, 'DatabaseError');
   // Our own errors carry ids and classes; masking digit runs keeps a stray phone out anyway.
   return ApplicationFailure.retryable(maskDigitRuns(err.message).slice(0, 500), err.name);
-}
-
-function databaseCause(err: Error): { code: string; constraint?: string } | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-      const constraint = (e as { constraint?: unknown }).constraint;
-      return { code, ...(typeof constraint === 'string' ? { constraint } : {}) };
-    }
-  }
-  return err.message.startsWith('Failed query') ? { code: 'query_failed' } : undefined;
 }
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;

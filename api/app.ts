@@ -1,5 +1,9 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { constantTimeEqual } from '../lib/crypto.ts';
+import { loggableError } from '../lib/db/errors.ts';
+import { localeFromAcceptLanguage, t } from '../lib/i18n/messages.ts';
 import type { AppContext } from '../lib/context.ts';
 import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
@@ -11,9 +15,35 @@ import { metricsText } from '../lib/metrics.ts';
 import { collectQueueDepthFrom, wahaWebhooks } from '../lib/metrics.ts';
 import { loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
 
+/**
+ * Browser hardening on every response, the login page and JSON errors included: the pages load
+ * scripts and styles only from /static (views/layout.tsx), nothing may frame them (clickjacking),
+ * and HSTS only when PUBLIC_URL says the service is reached over https.
+ */
+function securityHeaders(ctx: AppContext) {
+  const https = (ctx.config.PUBLIC_URL ?? '').startsWith('https://');
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+      formAction: ["'self'"],
+      baseUri: ["'none'"],
+    },
+    xFrameOptions: 'DENY',
+    referrerPolicy: 'same-origin',
+    strictTransportSecurity: https ? 'max-age=31536000; includeSubDomains' : false,
+  });
+}
+
 /** The whole web surface; each resource is its own file mounted here. */
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
+  app.use('*', securityHeaders(ctx));
   // Bodies are read before anyone is authenticated (webhooks, login): cap them so a stranger
   // cannot stream gigabytes into the process. Push ingestion is the one large legitimate body.
   const tooLarge = (limit: string) => (c: Context) => c.json({ success: false, error: `Тело запроса больше ${limit}`, code: 'payload_too_large' }, 413);
@@ -37,8 +67,17 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/', loginPageRoutes(ctx));
   app.route('/stores', storePageRoutes(ctx));
   app.get('/metrics', async (c) => {
+    // Per-store counters are not for the public port: only a scraper holding METRICS_TOKEN.
+    const expected = ctx.config.METRICS_TOKEN;
+    if (!expected) return c.notFound();
+    const sent = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    if (!sent || !constantTimeEqual(sent, expected)) return c.text('Unauthorized', 401, { 'WWW-Authenticate': 'Bearer realm="metrics"' });
     const { body, contentType } = await metricsText();
     return c.body(body, 200, { 'content-type': contentType });
+  });
+  app.onError((err, c) => {
+    ctx.logger.error({ err: loggableError(err), path: c.req.path, method: c.req.method }, 'request failed');
+    return c.json({ success: false, error: t('internal_error', localeFromAcceptLanguage(c.req.header('accept-language'))), code: 'internal_error' }, 500);
   });
   return app;
 }

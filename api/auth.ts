@@ -2,6 +2,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../lib/context.ts';
+import { constantTimeEqual, randomToken } from '../lib/crypto.ts';
 import { csrfProtect, requireSession, type AuthEnv } from '../lib/auth/middleware.ts';
 import { createLoginRateLimiter, type LoginRateLimiter } from '../lib/auth/rate-limit.ts';
 import { destroySession, login, SESSION_COOKIE } from '../lib/auth/sessions.ts';
@@ -29,30 +30,59 @@ export function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])[^\s\\\p{Cc}]*$/u.test(next) ? next : '/';
 }
 
+/**
+ * Login CSRF: without it another site could post its own credentials to /login and have the
+ * victim's browser work, unnoticed, in the attacker's account. GET /login puts a random token in
+ * a cookie only /login receives and in the form; POST /login (forms) needs both to match. A JSON
+ * login is exempt: a cross-site page cannot send `application/json` without a CORS preflight,
+ * which this server never grants.
+ */
+export const LOGIN_CSRF_COOKIE = 'kn_login_csrf';
+
+export function loginCsrfToken(c: Context, secure: boolean): string {
+  const existing = getCookie(c, LOGIN_CSRF_COOKIE);
+  if (existing && /^[\w-]{32}$/.test(existing)) return existing;
+  const token = randomToken(24);
+  setCookie(c, LOGIN_CSRF_COOKIE, token, { httpOnly: true, sameSite: 'Lax', secure, path: '/login', maxAge: 24 * 3600 });
+  return token;
+}
+
+/** The media type without parameters: `text/plain; x=application/json` is not JSON. */
+function isJsonBody(c: Context): boolean {
+  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
 export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimiter } = {}): Hono<AuthEnv> {
   const limiter = options.limiter ?? createLoginRateLimiter();
   const secure = (ctx.config.PUBLIC_URL ?? '').startsWith('https://');
   const app = new Hono<AuthEnv>();
 
   app.post('/login', async (c) => {
-    const isJson = (c.req.header('content-type') ?? '').includes('application/json');
+    const isJson = isJsonBody(c);
     let email = '';
     let password = '';
     let next: unknown;
+    let csrf: unknown;
     try {
       const body = isJson ? ((await c.req.json()) as Record<string, unknown>) : await c.req.parseBody();
       email = typeof body.email === 'string' ? body.email.trim() : '';
       password = typeof body.password === 'string' ? body.password : '';
       next = body.next;
+      csrf = body._csrf;
     } catch {
       // An unreadable body is a failed login like any other.
+    }
+    const nextQuery = typeof next === 'string' ? `&next=${encodeURIComponent(safeNext(next))}` : '';
+    if (!isJson) {
+      const cookie = getCookie(c, LOGIN_CSRF_COOKIE);
+      if (!cookie || typeof csrf !== 'string' || !constantTimeEqual(cookie, csrf)) return c.redirect(`/login?error=csrf_failed${nextQuery}`, 303);
     }
     const locale = localeFromAcceptLanguage(c.req.header('accept-language'));
     const result = await login(ctx, limiter, { email, password, ip: clientIp(c) });
     if (!result.ok) {
       if (result.code === 'rate_limited') c.header('Retry-After', String(Math.ceil(result.retryAfterMs / 1000)));
       if (isJson) return c.json({ success: false, error: t(result.code, locale), code: result.code }, result.code === 'rate_limited' ? 429 : 401);
-      return c.redirect(`/login?error=${result.code}${typeof next === 'string' ? `&next=${encodeURIComponent(safeNext(next))}` : ''}`, 303);
+      return c.redirect(`/login?error=${result.code}${nextQuery}`, 303);
     }
     setCookie(c, SESSION_COOKIE, result.token, { httpOnly: true, sameSite: 'Lax', secure, path: '/', expires: result.expiresAt });
     if (isJson) return c.json({ success: true, csrf_token: result.csrfToken });

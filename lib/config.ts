@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -7,6 +8,25 @@ import { z } from 'zod';
 const port = z.coerce.number().int().min(1, 'must be a port number 1–65535').max(65535, 'must be a port number 1–65535');
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v);
 const optionalUrl = z.preprocess(blankToUndefined, z.url({ message: 'must be a URL such as http://host:port' }).optional());
+
+function isIpOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** A connection string as it may be shown: the password masked, or nothing when it does not parse. */
+export function redactDatabaseUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL, not shown)';
+  }
+}
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -44,6 +64,25 @@ const configSchema = z.object({
     .refine((s) => s === undefined || s.length >= 32, 'must be at least 32 characters (try: openssl rand -hex 32)'),
   PUBLIC_URL: optionalUrl,
   KASPI_API_URL: z.url({ message: 'must be a URL such as https://kaspi.kz/shop/api/v2' }).default('https://kaspi.kz/shop/api/v2'),
+  /**
+   * /metrics on the web port lists every store's counters: served only with
+   * `Authorization: Bearer <METRICS_TOKEN>`, and not at all while it is unset.
+   */
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .transform((s) => (s === '' ? undefined : s))
+    .refine((s) => s === undefined || s.length >= 16, 'must be at least 16 characters (try: openssl rand -hex 32)'),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed, as IP addresses or CIDR ranges
+   * (`127.0.0.1, 10.0.0.0/8, fd00::/8`). Empty: the socket address is the client.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean))
+    .refine((list) => list.every(isIpOrCidr), 'must be IP addresses or CIDR ranges separated by commas, e.g. 127.0.0.1, 10.0.0.0/8'),
   WAHA_URL_ALLOWLIST: z
     .string()
     .optional()
@@ -70,7 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const value = env[variable];
-    const shown = value === undefined || variable === 'APP_SECRET' ? '' : ` (got "${value}")`;
+    const shown = value === undefined || variable === 'APP_SECRET' || variable === 'METRICS_TOKEN' ? ''
+      : variable === 'DATABASE_URL' ? ` (got "${redactDatabaseUrl(value)}")` : ` (got "${value}")`;
     throw new ConfigError(`Invalid ${variable}${shown}: ${issue?.message ?? 'invalid value'}`);
   }
   const config = parsed.data;

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { localeFromAcceptLanguage, t } from '../../lib/i18n/messages.ts';
 import type { AppContext } from '../../lib/context.ts';
+import { loggableError } from '../../lib/db/errors.ts';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
 
 /**
@@ -14,7 +15,7 @@ export function errorResponse(ctx: AppContext, c: Context, err: unknown): Respon
   if (err instanceof NotFoundError) return c.json(body('not_found'), 404);
   if (err instanceof ConflictError) return c.json(body(err.code, err.fields), 409);
   if (err instanceof UpstreamError) return c.json({ ...body(err.code), detail: err.detail }, 502);
-  ctx.logger.error({ err, path: c.req.path, method: c.req.method }, 'JSON API request failed');
+  ctx.logger.error({ err: loggableError(err), path: c.req.path, method: c.req.method }, 'JSON API request failed');
   return c.json(body('internal_error'), 500);
 }
 

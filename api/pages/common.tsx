@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../../lib/context.ts';
+import { loggableError } from '../../lib/db/errors.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { t } from '../../lib/i18n/messages.ts';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
@@ -80,7 +81,7 @@ export function notFoundPage(c: Context): Response | Promise<Response> {
 export function pageErrorHandler(ctx: AppContext) {
   return (err: Error, c: Context): Response | Promise<Response> => {
     if (err instanceof NotFoundError) return notFoundPage(c);
-    ctx.logger.error({ err, path: c.req.path, method: c.req.method }, 'admin page failed');
+    ctx.logger.error({ err: loggableError(err), path: c.req.path, method: c.req.method }, 'admin page failed');
     if (c.req.header('hx-request')) return c.html(<p class="field-error">{ru.serverError.text}</p>, 500);
     return c.html(
       <Bare title={ru.serverError.title}>

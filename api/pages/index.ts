@@ -23,9 +23,8 @@ export function storePageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.use('*', requireSession(ctx), csrfProtect());
   app.use('*', async (c, next) => {
     await next();
+    // CSP, framing and the other browser headers come from api/app.ts for every route.
     c.header('Cache-Control', 'no-store');
-    c.header('X-Frame-Options', 'DENY');
-    c.header('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
   });
   // Before the store pages: /stores/new is not a store id.
   app.route('/', storeCreatePageRoutes(ctx));

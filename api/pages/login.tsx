@@ -8,7 +8,7 @@ import { listStores } from '../../lib/services/stores.ts';
 import { Field } from '../../views/components.tsx';
 import { ru } from '../../views/i18n.ts';
 import { Bare, Shell } from '../../views/layout.tsx';
-import { safeNext } from '../auth.ts';
+import { loginCsrfToken, safeNext } from '../auth.ts';
 
 /** GET /login (the form posts to api/auth.ts POST /login, which redirects back here with ?error=) and GET /. */
 export function loginPageRoutes(ctx: AppContext): Hono<AuthEnv> {
@@ -18,7 +18,8 @@ export function loginPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const next = safeNext(c.req.query('next'));
     if (await loadSession(ctx, getCookie(c, SESSION_COOKIE))) return c.redirect(next, 303);
     const error = c.req.query('error');
-    const known = error === 'invalid_credentials' || error === 'rate_limited' ? error : null;
+    const known = error === 'invalid_credentials' || error === 'rate_limited' || error === 'csrf_failed' || error === 'busy' ? error : null;
+    const csrf = loginCsrfToken(c, (ctx.config.PUBLIC_URL ?? '').startsWith('https://'));
     return c.html(
       <Bare title={ru.login.title}>
         <div class="card login-card">
@@ -29,8 +30,9 @@ export function loginPageRoutes(ctx: AppContext): Hono<AuthEnv> {
               <p class="muted">{ru.login.subtitle}</p>
             </div>
           </div>
-          {known === 'rate_limited' ? <div class="alert alert-bad" role="alert" id="login-error">{t('rate_limited')}</div> : null}
+          {known && known !== 'invalid_credentials' ? <div class="alert alert-bad" role="alert" id="login-error">{t(known)}</div> : null}
           <form method="post" action="/login" class="form" novalidate>
+            <input type="hidden" name="_csrf" value={csrf} />
             <input type="hidden" name="next" value={next} />
             <Field label={ru.login.email} for="email">
               <input type="email" name="email" id="email" autocomplete="username" required autofocus />

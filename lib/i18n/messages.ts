@@ -21,6 +21,7 @@ export const MESSAGES = {
   csrf_failed: { ru: 'Сессия формы устарела: обновите страницу и повторите', en: 'The form has expired: reload the page and try again' },
   invalid_credentials: { ru: 'Неверный email или пароль', en: 'Wrong email or password' },
   rate_limited: { ru: 'Слишком много неудачных попыток входа. Попробуйте позже', en: 'Too many failed login attempts. Try again later' },
+  busy: { ru: 'Сервер сейчас проверяет слишком много входов. Повторите через несколько секунд', en: 'The server is checking too many logins right now. Try again in a few seconds' },
   internal_error: { ru: 'Внутренняя ошибка сервера', en: 'Internal server error' },
   method_not_allowed: { ru: 'Метод не поддерживается', en: 'Method not allowed' },
 } as const satisfies Record<string, Record<Locale, string>>;

@@ -5,7 +5,7 @@ import { createApp } from '../../api/app.ts';
 import { issueApiToken, revokeApiToken } from '../../lib/auth/api-tokens.ts';
 import { addMember } from '../../lib/auth/users.ts';
 import { notifications, templates } from '../../drizzle/schema.ts';
-import { apiClient, newUser } from '../support/api.ts';
+import { apiClient, formLogin, newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
 let ctx: TestContext;
@@ -154,7 +154,7 @@ describe('sessions, CSRF, login rate limit', () => {
     expect(formLogout.status).toBe(303);
     expect((await app.request(`/api/whatsapp/templates/${storeA}`, { headers: { cookie } })).status).toBe(401);
     // Store B stays invisible to Alice's session too.
-    const again = await app.request('/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `email=${encodeURIComponent(alice.email)}&password=${encodeURIComponent(alice.password)}&next=//evil.example` });
+    const again = await formLogin(app, { email: alice.email, password: alice.password, next: '//evil.example' });
     expect(again.status).toBe(303);
     expect(again.headers.get('location')).toBe('/');
     const cookie2 = again.headers.get('set-cookie')!.split(';')[0]!;

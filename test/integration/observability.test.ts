@@ -36,6 +36,7 @@ const capture = new Writable({
 });
 
 const KASPI_TOKEN = `kaspi-token-${randomUUID()}`;
+const METRICS_TOKEN = `metrics-${randomUUID()}`;
 const WAHA_KEY = `waha-key-${randomUUID()}`;
 const HOOK_SECRET = `hook-secret-${randomUUID()}`;
 const TEXT = 'Здравствуйте, {user_name}! Ваш заказ №{order_num} принят, спасибо за покупку.';
@@ -49,7 +50,7 @@ let workerMetrics: { url: string; close(): void };
 
 beforeAll(async () => {
   kaspi = await startKaspiSimulator({ tokens: [KASPI_TOKEN] });
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`, KASPI_API_URL: kaspi.url });
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`, KASPI_API_URL: kaspi.url, METRICS_TOKEN });
   // Exactly the production logger's settings (lib/logger.ts), writing into memory.
   const logger = pino({ name: 'kaspi-notify', level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, capture);
   ctx = await createContext(config, { databaseUrl: inject('databaseUrl'), temporalAddress: inject('temporalAddress'), appSecret: TEST_APP_SECRET }, { logger, poolSize: 5 });
@@ -109,8 +110,9 @@ describe('metrics and log hygiene after a full flow', () => {
     expect((await ctx.db.select().from(stores).where(eq(stores.id, store.id)))[0]!.tokenRejected).toBe(true);
   });
 
-  it('/metrics of the web app exposes the domain counters with non-zero values', async () => {
-    const text = await (await fetch(`${web.url}/metrics`)).text();
+  it('/metrics of the web app needs METRICS_TOKEN and exposes the domain counters with non-zero values', async () => {
+    expect((await fetch(`${web.url}/metrics`)).status).toBe(401);
+    const text = await (await fetch(`${web.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     expect(metricValue(text, 'kaspi_notify_polls_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'kaspi_notify_polls_total', { outcome: 'token_rejected' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'kaspi_notify_kaspi_errors_total', { class: 'token_rejected' })).toBeGreaterThanOrEqual(1);

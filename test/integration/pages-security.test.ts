@@ -6,6 +6,7 @@ import { saveWhatsappSettings } from '../../lib/services/settings.ts';
 import { createStore as createStoreService, updateStore } from '../../lib/services/stores.ts';
 import { createTemplate as createTemplateService } from '../../lib/services/templates.ts';
 import type { Actor } from '../../lib/services/access.ts';
+import { formLogin } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { randomUUID } from 'node:crypto';
@@ -26,7 +27,7 @@ interface Browser {
 }
 
 async function signIn(email: string, password: string): Promise<Browser> {
-  const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ email, password }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const res = await formLogin(app, { email, password });
   expect(res.status).toBe(303);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
   expect(cookie).toMatch(/^kn_session=/);

@@ -7,6 +7,7 @@ import { auditLog, messageEvents, notifications, storeMembers, stores } from '..
 import { createUser } from '../../lib/auth/users.ts';
 import type { Actor } from '../../lib/services/access.ts';
 import { createStore as createStoreService } from '../../lib/services/stores.ts';
+import { formLogin } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 
@@ -35,7 +36,7 @@ async function newUser() {
 }
 
 async function signIn(email: string, password: string): Promise<Browser> {
-  const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ email, password }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const res = await formLogin(app, { email, password });
   expect(res.status).toBe(303);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
   const get = async (path: string, headers: Record<string, string> = {}) => app.request(path, { headers: { cookie, ...headers } });

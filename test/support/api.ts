@@ -44,3 +44,18 @@ export async function newUser(ctx: AppContext, options: { superAdmin?: boolean; 
   const { token } = await issueApiToken(ctx.db, { userId: user.id });
   return { user, email, password, token };
 }
+
+/**
+ * A form login as a browser does it: GET /login (its login-CSRF cookie and hidden token), then
+ * POST the form with both. Returns the POST's response.
+ */
+export async function formLogin(app: Hono, fields: Record<string, string>, init: { headers?: Record<string, string> } = {}): Promise<Response> {
+  const page = await app.request('/login', { headers: init.headers });
+  const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  return app.request('/login', {
+    method: 'POST',
+    body: new URLSearchParams({ ...fields, _csrf: csrf }),
+    headers: { ...init.headers, cookie, 'content-type': 'application/x-www-form-urlencoded' },
+  });
+}

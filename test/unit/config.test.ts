@@ -43,3 +43,19 @@ describe('config', () => {
     expect(loadConfig({}).WAHA_URL_ALLOWLIST).toEqual([]);
   });
 });
+
+describe('config secrets in errors (issue 12, item 8)', () => {
+  it('a bad DATABASE_URL is not echoed with its password', () => {
+    for (const url of ['mysql://kn:hunter2-secret@db:5432/kn', 'postgres://kn:hunter2-secret@db:5432/kn?sslmode=bogus x']) {
+      let message = '';
+      try {
+        loadConfig({ DATABASE_URL: url, PORT: 'eighty' });
+        loadConfig({ DATABASE_URL: url });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).not.toContain('hunter2');
+    }
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://kn:hunter2-secret@db:5432/kn' })).toThrowError(/^Invalid DATABASE_URL/);
+  });
+});
