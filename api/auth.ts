@@ -4,22 +4,25 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../lib/context.ts';
 import { constantTimeEqual, randomToken } from '../lib/crypto.ts';
 import { csrfProtect, requireSession, type AuthEnv } from '../lib/auth/middleware.ts';
+import { clientAddressResolver } from '../lib/auth/client-ip.ts';
 import { createLoginRateLimiter, type LoginRateLimiter } from '../lib/auth/rate-limit.ts';
 import { destroySession, login, SESSION_COOKIE } from '../lib/auth/sessions.ts';
 import { localeFromAcceptLanguage, t } from '../lib/i18n/messages.ts';
 
 /**
  * POST /login and POST /logout, answering JSON to JSON callers and redirects to forms (the page
- * engineer renders GET /login and shows `?error=`). The client IP is the socket address — a
- * spoofable X-Forwarded-For is not trusted; behind a reverse proxy every client then shares the
- * proxy's address, which makes the per-(email, IP) limit stricter, not weaker.
+ * engineer renders GET /login and shows `?error=`). The client address for the login limits is
+ * the socket's, or X-Forwarded-For's when the socket is one of TRUSTED_PROXIES
+ * (lib/auth/client-ip.ts).
  */
-export function clientIp(c: Context): string {
+export function clientIp(c: Context, resolve: ReturnType<typeof clientAddressResolver> = clientAddressResolver([])): string {
+  let socket: string | undefined;
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    socket = getConnInfo(c).remote.address;
   } catch {
-    return 'unknown';
+    socket = undefined;
   }
+  return resolve(socket, c.req.header('x-forwarded-for'));
 }
 
 /**
@@ -53,7 +56,8 @@ function isJsonBody(c: Context): boolean {
 }
 
 export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimiter } = {}): Hono<AuthEnv> {
-  const limiter = options.limiter ?? createLoginRateLimiter();
+  const limiter = options.limiter ?? createLoginRateLimiter(ctx.db);
+  const resolveClient = clientAddressResolver(ctx.config.TRUSTED_PROXIES);
   const secure = (ctx.config.PUBLIC_URL ?? '').startsWith('https://');
   const app = new Hono<AuthEnv>();
 
@@ -78,10 +82,11 @@ export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimite
       if (!cookie || typeof csrf !== 'string' || !constantTimeEqual(cookie, csrf)) return c.redirect(`/login?error=csrf_failed${nextQuery}`, 303);
     }
     const locale = localeFromAcceptLanguage(c.req.header('accept-language'));
-    const result = await login(ctx, limiter, { email, password, ip: clientIp(c) });
+    const result = await login(ctx, limiter, { email, password, ip: clientIp(c, resolveClient) });
     if (!result.ok) {
-      if (result.code === 'rate_limited') c.header('Retry-After', String(Math.ceil(result.retryAfterMs / 1000)));
-      if (isJson) return c.json({ success: false, error: t(result.code, locale), code: result.code }, result.code === 'rate_limited' ? 429 : 401);
+      if (result.code !== 'invalid_credentials') c.header('Retry-After', String(Math.ceil(result.retryAfterMs / 1000)));
+      const status = result.code === 'rate_limited' ? 429 : result.code === 'busy' ? 503 : 401;
+      if (isJson) return c.json({ success: false, error: t(result.code, locale), code: result.code }, status);
       return c.redirect(`/login?error=${result.code}${nextQuery}`, 303);
     }
     setCookie(c, SESSION_COOKIE, result.token, { httpOnly: true, sameSite: 'Lax', secure, path: '/', expires: result.expiresAt });

@@ -2,7 +2,7 @@ import { and, eq, gt, lt } from 'drizzle-orm';
 import { sessions, users } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import { randomToken, sha256Hex } from '../crypto.ts';
-import { verifyPassword } from './passwords.ts';
+import { DUMMY_HASH, hashPassword, needsRehash, PasswordCheckBusyError, verifyPassword } from './passwords.ts';
 import type { LoginRateLimiter } from './rate-limit.ts';
 import { findUserByEmail } from './users.ts';
 
@@ -48,26 +48,39 @@ export async function destroySession(ctx: AppContext, token: string | undefined)
   await ctx.db.delete(sessions).where(eq(sessions.idHash, sha256Hex(token)));
 }
 
-// Verifying against this when the email is unknown keeps the response time the same.
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
-
 export type LoginResult =
   | { ok: true; userId: string; token: string; csrfToken: string; expiresAt: Date }
   | { ok: false; code: 'invalid_credentials' }
-  | { ok: false; code: 'rate_limited'; retryAfterMs: number };
+  | { ok: false; code: 'rate_limited'; retryAfterMs: number }
+  | { ok: false; code: 'busy'; retryAfterMs: number };
 
-/** Email + password → a new session, with rate limiting per (email, IP). */
+/** Email + password → a new session, with the limits of rate-limit.ts and the hashing cap of passwords.ts. */
 export async function login(ctx: AppContext, limiter: LoginRateLimiter, input: { email: string; password: string; ip: string }): Promise<LoginResult> {
   const now = ctx.now().getTime();
-  const wait = limiter.retryAfterMs(input.email, input.ip, now);
+  const wait = await limiter.retryAfterMs(input.email, input.ip, now);
   if (wait > 0) return { ok: false, code: 'rate_limited', retryAfterMs: wait };
   const user = input.email && input.email.length <= 320 ? await findUserByEmail(ctx.db, input.email) : undefined;
-  const valid = await verifyPassword(input.password.slice(0, 1024), user?.passwordHash ?? DUMMY_HASH);
+  const password = input.password.slice(0, 1024);
+  let valid: boolean;
+  try {
+    // Verifying against DUMMY_HASH when the email is unknown keeps the response time the same.
+    valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+  } catch (err) {
+    // Nothing was checked, so nothing is counted as a failure.
+    if (err instanceof PasswordCheckBusyError) return { ok: false, code: 'busy', retryAfterMs: 1000 };
+    throw err;
+  }
   if (!user || !valid) {
-    limiter.recordFailure(input.email, input.ip, now);
+    await limiter.recordFailure(input.email, input.ip, now);
     return { ok: false, code: 'invalid_credentials' };
   }
-  limiter.recordSuccess(input.email, input.ip);
+  await limiter.recordSuccess(input.email, input.ip);
+  if (needsRehash(user.passwordHash)) {
+    // The password is at hand only now: move the hash to today's parameters. Only if it is still
+    // the hash just verified — a password set meanwhile wins.
+    const passwordHash = await hashPassword(password);
+    await ctx.db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)));
+  }
   const s = await createSession(ctx, user.id);
   return { ok: true, userId: user.id, ...s };
 }
