@@ -13,7 +13,7 @@ import { whatsappApiRoutes } from './json/whatsapp.ts';
 import { wahaWebhookRoutes } from './webhooks/waha.ts';
 import { metricsText } from '../lib/metrics.ts';
 import { collectQueueDepthFrom, wahaWebhooks } from '../lib/metrics.ts';
-import { loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
+import { accountPageRoutes, loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
 
 /**
  * Browser hardening on every response, the login page and JSON errors included: the pages load
@@ -52,6 +52,7 @@ export function createApp(ctx: AppContext): Hono {
   for (const path of ['/api/stores/*', '/api/stores', '/api/whatsapp/*']) app.use(path, bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
   app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('16 КБ') }));
   app.use('/stores/*', bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
+  app.use('/account/*', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('16 КБ') }));
   app.route('/', healthRoutes(ctx));
   app.route('/', authRoutes(ctx));
   app.route('/api/stores', storesApiRoutes(ctx));
@@ -66,6 +67,7 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/', staticRoutes());
   app.route('/', loginPageRoutes(ctx));
   app.route('/stores', storePageRoutes(ctx));
+  app.route('/account', accountPageRoutes(ctx));
   app.get('/metrics', async (c) => {
     // Per-store counters are not for the public port: only a scraper holding METRICS_TOKEN.
     const expected = ctx.config.METRICS_TOKEN;

@@ -200,7 +200,7 @@ try {
   if (admin.created) {
     say(`  Log in as ${admin.email} with password ${admin.password}  (shown once; change it with npm run admin -- set-password)`);
   } else {
-    say(`  Log in with your admin account (new one: npm run admin -- create-user --email E --password P --super)`);
+    say(`  Log in with your admin account (new one: npm run admin -- create-user --email E --super)`);
   }
   say(`  Logs:         ${logDir}/`);
   for (const line of demo?.banner() ?? []) say(line); // demo

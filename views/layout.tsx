@@ -76,6 +76,7 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
             <a class="btn btn-small btn-topbar" href="/stores/new" id="add-store">{ru.addStore}</a>
             <div class="user">
               <span class="user-email">{props.email}</span>
+              <a class="btn btn-link" href="/account/tokens" id="account-tokens">{ru.tokens.nav}</a>
               <form method="post" action="/logout" class="inline">
                 <Csrf token={props.csrf} />
                 <button type="submit" class="btn btn-link">{ru.logout}</button>

@@ -22,7 +22,7 @@ export function redirectWithFlash(c: PageContext, location: string, code: string
   return c.redirect(location, 303);
 }
 
-function takeFlash(c: PageContext): { tone: 'ok' | 'bad'; text: string } | null {
+export function takeFlash(c: PageContext): { tone: 'ok' | 'bad'; text: string } | null {
   const raw = getCookie(c, FLASH_COOKIE);
   if (!raw) return null;
   deleteCookie(c, FLASH_COOKIE, { path: '/' });

@@ -10,6 +10,7 @@ import { settingsPageRoutes } from './settings.tsx';
 import { storeCreatePageRoutes } from './stores.tsx';
 import { templatePageRoutes } from './templates.tsx';
 
+export { accountPageRoutes } from './account.tsx';
 export { loginPageRoutes } from './login.tsx';
 export { staticRoutes } from './static.ts';
 

@@ -1,5 +1,5 @@
-import { eq, sql } from 'drizzle-orm';
-import { sessions, storeMembers, stores, users } from '../../drizzle/schema.ts';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { apiTokens, sessions, storeMembers, stores, users } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.ts';
 
@@ -40,8 +40,10 @@ export async function setPassword(db: Db, email: string, password: string): Prom
   const passwordHash = await hashPassword(password);
   await db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
-    // A new password ends every open session: whoever knew the old one is logged out too.
+    // A new password ends every open session and API token: whoever knew the old one (and made
+    // a token with it) is shut out too.
     await tx.delete(sessions).where(eq(sessions.userId, user.id));
+    await tx.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.userId, user.id), isNull(apiTokens.revokedAt)));
   });
 }
 
