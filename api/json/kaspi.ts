@@ -3,6 +3,7 @@ import type { AppContext } from '../../lib/context.ts';
 import { requireApiAuth, type AuthEnv } from '../../lib/auth/middleware.ts';
 import { ingestPushedOrders, startQueuedNotifications } from '../../lib/services/push-orders.ts';
 import { errorResponse, readJson } from './respond.ts';
+import { loggableError } from '../../lib/db/errors.ts';
 
 /** `POST /api/kaspi/orders/:storeId` — push ingestion. Mounted at /api/kaspi. */
 export function kaspiApiRoutes(ctx: AppContext, options: { startWorkflows?: boolean } = {}): Hono<AuthEnv> {
@@ -18,7 +19,7 @@ export function kaspiApiRoutes(ctx: AppContext, options: { startWorkflows?: bool
         try {
           await startQueuedNotifications(ctx, c.req.param('storeId'));
         } catch (err) {
-          ctx.logger.warn({ err }, 'starting notification workflows after a push failed');
+          ctx.logger.warn({ err: loggableError(err) }, 'starting notification workflows after a push failed');
         }
       }
       return c.json({ success: true, ...summary });

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import type { KaspiOrder } from '../kaspi/orders.ts';
 import { requireStore, type Actor } from './access.ts';
 import { ValidationError } from './errors.ts';
+import { loggableError } from '../db/errors.ts';
 
 /**
  * Push ingestion (`POST /api/kaspi/orders/:storeId`) for a system that already fetches orders, in
@@ -189,7 +190,7 @@ export async function startQueuedNotifications(ctx: AppContext, storeId: string,
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
         result.failed++;
-        ctx.logger.warn({ err, storeId, notificationId: row.id }, 'starting a notification workflow failed; the next poll retries');
+        ctx.logger.warn({ err: loggableError(err), storeId, notificationId: row.id }, 'starting a notification workflow failed; the next poll retries');
         continue;
       }
       result.alreadyStarted++;

@@ -5,6 +5,7 @@ import { wakeWaiting } from '../notifications/wake.ts';
 import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { updateStore, type StoreView } from './stores.ts';
+import { loggableError } from '../db/errors.ts';
 
 /**
  * The emergency controls of a store (DESIGN "Admin"): pause sending (the claim refuses while
@@ -23,7 +24,7 @@ export async function resumeSending(ctx: AppContext, actor: Actor, storeId: unkn
     try {
       await wakeWaiting(ctx, store.senderId);
     } catch (err) {
-      ctx.logger.warn({ err, storeId: store.id }, 'waking waiting notifications after resume failed; they retry on their own backoff');
+      ctx.logger.warn({ err: loggableError(err), storeId: store.id }, 'waking waiting notifications after resume failed; they retry on their own backoff');
     }
   }
   return view;

@@ -7,6 +7,7 @@ import { isUuid, requireStore, visibleStoresCondition, type Actor } from './acce
 import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
 import { releaseSender } from './senders.ts';
+import { loggableError } from '../db/errors.ts';
 
 /** What the JSON API and the pages show of a store. The Kaspi token never leaves the database. */
 export interface StoreView {
@@ -97,7 +98,7 @@ export async function reconcileStoreSchedule(ctx: AppContext, storeId: string): 
   try {
     await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
   } catch (err) {
-    ctx.logger.warn({ err, storeId }, 'reconcile schedules after a store change failed; the periodic reconciler will retry');
+    ctx.logger.warn({ err: loggableError(err), storeId }, 'reconcile schedules after a store change failed; the periodic reconciler will retry');
   }
 }
 
