@@ -260,8 +260,13 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     return sendClaimed({ notificationId, n, sender, client, attemptId: claim.attemptId, chatId: chat, text: wanted.text, reservedId });
   }
 
-  const done = async (notificationId: string, status: 'skipped' | 'failed', reasonCode: string): Promise<SendResult> => ({ result: 'done', ...(await finish(notificationId, status, reasonCode, 'claim')) });
-  const wait = (notificationId: string, reason: WaitReason, retryAt: Date | null) => waitFor(notificationId, reason, retryAt);
+  // Declarations, not consts: the factory returns above them, and hoisting is what makes them ready.
+  async function done(notificationId: string, status: 'skipped' | 'failed', reasonCode: string): Promise<SendResult> {
+    return { result: 'done', ...(await finish(notificationId, status, reasonCode, 'claim')) };
+  }
+  function wait(notificationId: string, reason: WaitReason, retryAt: Date | null): Promise<SendResult> {
+    return waitFor(notificationId, reason, retryAt);
+  }
 
   /** A previous run that marked the attempt sending and never learned the outcome, or crashed after it. */
   async function resumePreviousAttempt(notificationId: string, last: typeof messageAttempts.$inferSelect | undefined): Promise<SendResult | null> {

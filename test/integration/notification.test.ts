@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageAttempts, notifications, optOuts, senders, type NotifyEvent } from '../../drizzle/schema.ts';
 import type { RunningWeb } from '../../api/server.ts';
 import { WahaClient } from '../../lib/waha/client.ts';
-import { notifyWorkflowId, NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notifyWorkflowId } from '../../workflows/config.ts';
 import type { WahaSimulator } from '../../simulators/waha/server.ts';
 import type { TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
-import { connectWhatsAppStore, startWhatsAppHarness } from '../support/whatsapp.ts';
+import { connectWhatsAppStore, runNotification as runShared, startWhatsAppHarness } from '../support/whatsapp.ts';
 import { eventually } from '../support/eventually.ts';
 
 /**
@@ -35,20 +34,8 @@ function connectedStore(sender: Parameters<typeof connectWhatsAppStore>[1]['send
   return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, sender, templates });
 }
 
-async function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {
-  const workflowId = notifyWorkflowId(storeId, n.orderCode, n.event);
-  await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
-  const input: NotificationInput = { notificationId: n.id, storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, timing };
-  return ctx.temporal.workflow.execute('notificationWorkflow', {
-    taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [input],
-    typedSearchAttributes: [
-      { key: StoreIdKey, value: storeId },
-      { key: OrderCodeKey, value: n.orderCode },
-      { key: NotifyEventKey, value: n.event },
-    ],
-  });
+function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {
+  return runShared(ctx, storeId, n, timing);
 }
 
 async function notification(id: string) {
