@@ -470,7 +470,11 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       await reopenNotification(ctx.db, { notificationId, from: ['sending'], to: 'scheduled', source: 'send_failed', at: ctx.now() });
       return wait(notificationId, reason, null);
     };
-    const echoed = async (): Promise<SendResult> => ({ result: 'sent', attemptId, hasMessageId: true });
+    const echoed = async (): Promise<SendResult> => {
+      // Kept for engineers: WAHA failed the request although the message went out.
+      await ctx.db.update(messageAttempts).set({ error: err.message }).where(and(eq(messageAttempts.id, attemptId), isNull(messageAttempts.error)));
+      return { result: 'sent', attemptId, hasMessageId: true };
+    };
     switch (err.kind) {
       case 'ambiguous':
         if (!(await settle('unknown'))) return echoed();

@@ -99,6 +99,8 @@ export interface StallOptions {
   sends?: number;
   /** A send younger than this may still be acked: it does not count yet. */
   graceMs?: number;
+  /** Look at these numbers only (tests; an operator checking one number). */
+  senderIds?: string[];
 }
 
 /**
@@ -112,6 +114,7 @@ export async function detectStalledReceipts(ctx: AppContext, options: StallOptio
   const held = await ctx.db.execute<{ id: string }>(sql`
     update senders s set acks_stalled_since = ${now}, updated_at = ${now}
     where s.acks_stalled_since is null and s.session_status = 'WORKING'
+      and (${options.senderIds ? sql`s.id in (${sql.join(options.senderIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql`true`})
       and (
         select count(*) from (
           select a.last_ack from message_attempts a

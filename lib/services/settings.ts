@@ -22,8 +22,9 @@ import { reconcileStoreSchedule } from './stores.ts';
  * different URL/session moves the store to that sender row (created if new); the old row stays for
  * the stores still on it, and loses its API key and webhook secret when none is left
  * (senders.ts). Joining an existing row that holds an API key is refused (409 `sender_in_use`)
- * unless the request carries that key, and the joiner always gets a new webhook secret: otherwise
- * any tenant could borrow another tenant's key or sign webhooks with a secret someone else knows.
+ * unless the request carries that key, and a store taking over a number no store uses any more gets
+ * a new webhook secret: otherwise any tenant could borrow another tenant's key or sign webhooks with
+ * a secret a former tenant knows.
  *
  * Semantics: absent = unchanged, `null` = off (quiet hours none, daily cap none, gaps 0,
  * is_enabled false). Secrets: absent or "" = unchanged, null = removed, never returned. The first
@@ -207,10 +208,11 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
     } else if (data.webhook_secret) {
       set.webhookSecretEnc = ctx.secrets.encrypt(data.webhook_secret);
       details.webhook_secret = SECRET_CHANGED;
-    } else if (moved && data.webhook_secret !== null) {
-      // A store joining a number gets a secret nobody who used the number before knows: a
-      // former tenant could otherwise keep signing webhooks for the new one. Stores already on the
-      // number follow after the next "Configure WAHA", which pushes the row's secret to the session.
+    } else if (moved && data.webhook_secret !== null && !(await usedByOthers(tx, sender.id, store.id))) {
+      // A store taking over a number nobody uses any more gets a secret no former tenant knows.
+      // A number still in use keeps its secret: rotating it would make WAHA's deliveries for the
+      // stores already on it fail their signature until each one re-ran "Configure WAHA", and the
+      // joiner proved the API key, with which WAHA shows it the secret anyway.
       set.webhookSecretEnc = ctx.secrets.encrypt(randomToken(32));
       details.webhook_secret = sender.webhookSecretEnc === null ? 'generated' : 'rotated';
     }
@@ -296,3 +298,8 @@ export async function revealWebhookSecret(ctx: AppContext, actor: Actor, storeId
   return conn.webhookSecret;
 }
 
+
+async function usedByOthers(tx: Pick<AppContext['db'], 'select'>, senderId: string, storeId: string): Promise<boolean> {
+  const [other] = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, senderId), ne(stores.id, storeId))).limit(1);
+  return other !== undefined;
+}

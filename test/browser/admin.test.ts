@@ -178,7 +178,11 @@ describe('admin console in Chromium', () => {
     waha.state.setSessionStatus(SESSION, 'SCAN_QR_CODE');
     await page.waitForSelector('#qr-image', { timeout: 15_000 });
     // The PNG really arrived through our proxy (the test tsconfig has no DOM types: a string expression).
-    await page.waitForFunction("(() => { const img = document.getElementById('qr-image'); return !!img && img.complete && img.naturalWidth > 100; })()");
+    // (Polled through evaluate: the page's CSP forbids the string eval waitForFunction would use.)
+    await eventually(async () => page.locator('#qr-image').evaluate((img) => {
+      const el = img as unknown as { complete: boolean; naturalWidth: number };
+      return el.complete && el.naturalWidth > 100;
+    }));
     const qrSrc = await page.getAttribute('#qr-image', 'src');
     expect(qrSrc).toMatch(new RegExp(`^/stores/${storeId}/settings/qr\\.png`));
     await page.click('#reveal-secret');

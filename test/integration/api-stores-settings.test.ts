@@ -172,6 +172,8 @@ describe('GET|POST /api/whatsapp/settings/:storeId', () => {
     const a = await newStore();
     const b = await newStore();
     await call('POST', `/api/whatsapp/settings/${a}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session, waha_api_key: 'shared-key' } });
+    const secretOf = async () => ctx.secrets.decrypt((await ctx.db.select().from(senders).where(and(eq(senders.wahaServerUrl, 'http://waha:3000'), eq(senders.wahaSessionName, session))))[0]!.webhookSecretEnc!);
+    const secretBefore = await secretOf();
     // The key is asked for even when the caller sees every store on the number.
     const keyless = await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { waha_server_url: 'http://waha:3000', waha_session_name: session } });
     expect(keyless.status).toBe(409);
@@ -180,6 +182,8 @@ describe('GET|POST /api/whatsapp/settings/:storeId', () => {
     expect(joined.body.settings).toMatchObject({ shared_with_other_stores: true, waha_api_key_set: true });
     const rows = await ctx.db.select().from(senders).where(and(eq(senders.wahaServerUrl, 'http://waha:3000'), eq(senders.wahaSessionName, session)));
     expect(rows).toHaveLength(1);
+    // A's webhooks stay signed with the secret its WAHA session knows: joining does not rotate it.
+    expect(await secretOf()).toBe(secretBefore);
     // Pacing belongs to the number: an edit from B shows in A.
     await call('POST', `/api/whatsapp/settings/${b}`, { token: owner.token, body: { daily_cap: 42 } });
     const fromA = await call('GET', `/api/whatsapp/settings/${a}`, { token: owner.token });

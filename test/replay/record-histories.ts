@@ -32,7 +32,7 @@ import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../.
 import type { NotificationInput } from '../../workflows/notification.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
-import { connectWhatsAppStore } from '../support/whatsapp.ts';
+import { connectWhatsAppStore } from '../support/whatsapp-store.ts';
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
 const API_KEY = 'waha-key';
