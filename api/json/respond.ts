@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, ErrorHandler } from 'hono';
 import { localeFromAcceptLanguage, t } from '../../lib/i18n/messages.ts';
 import type { AppContext } from '../../lib/context.ts';
 import { loggableError } from '../../lib/db/errors.ts';
@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '..
 /**
  * The JSON API's error shape: `{success:false, error:<text in the request's language>,
  * code:<snake_case>, fields?}`. Services throw typed errors; this is the only translation.
+ * Unknown errors are a 500, logged once without their query parameters (lib/db/errors.ts).
  */
 export function errorResponse(ctx: AppContext, c: Context, err: unknown): Response {
   const locale = localeFromAcceptLanguage(c.req.header('accept-language'));
@@ -19,12 +20,21 @@ export function errorResponse(ctx: AppContext, c: Context, err: unknown): Respon
   return c.json(body('internal_error'), 500);
 }
 
+/**
+ * The JSON sub-apps' onError: a route reads its input, calls a service and answers the happy path;
+ * whatever the service throws becomes the response above. Hono runs a sub-app's onError for its
+ * middleware and handlers alike, as the pages' pageErrorHandler does.
+ */
+export function jsonErrorHandler(ctx: AppContext): ErrorHandler {
+  return (err, c) => errorResponse(ctx, c, err);
+}
+
 /** The request body as JSON; anything unparsable is a 400 `invalid_json`, never a 500. */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new ValidationError({ _: 'Тело запроса не является корректным JSON' }, 'invalid_json');
+    throw new ValidationError({ _: t('invalid_json') }, 'invalid_json');
   }
 }

@@ -6,93 +6,57 @@ import { exportMessagesCsv, listMessages } from '../../lib/services/messages.ts'
 import { sendTestMessage } from '../../lib/services/send-test.ts';
 import { getWhatsappSettings, saveWhatsappSettings } from '../../lib/services/settings.ts';
 import { archiveTemplate, createTemplate, listTemplates, updateTemplate } from '../../lib/services/templates.ts';
-import { errorResponse, readJson } from './respond.ts';
+import { jsonErrorHandler, readJson } from './respond.ts';
 
 /** The seed's /whatsapp/* endpoints under /api/whatsapp (DESIGN "JSON API"). Mounted at /api/whatsapp. */
 export function whatsappApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.use('*', requireApiAuth(ctx));
+  app.onError(jsonErrorHandler(ctx));
 
   app.get('/settings/:storeId', async (c) => {
-    try {
-      return c.json({ success: true, settings: await getWhatsappSettings(ctx, c.get('actor'), c.req.param('storeId')) });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    return c.json({ success: true, settings: await getWhatsappSettings(ctx, c.get('actor'), c.req.param('storeId')) });
   });
   app.post('/settings/:storeId', async (c) => {
-    try {
-      const body = await readJson(c);
-      return c.json({ success: true, settings: await saveWhatsappSettings(ctx, c.get('actor'), c.req.param('storeId'), body) });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const body = await readJson(c);
+    return c.json({ success: true, settings: await saveWhatsappSettings(ctx, c.get('actor'), c.req.param('storeId'), body) });
   });
 
   app.get('/templates/:storeId', async (c) => {
-    try {
-      return c.json({ success: true, templates: await listTemplates(ctx, c.get('actor'), c.req.param('storeId')) });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    return c.json({ success: true, templates: await listTemplates(ctx, c.get('actor'), c.req.param('storeId')) });
   });
   app.post('/templates/:storeId', async (c) => {
-    try {
-      const body = await readJson(c);
-      const template = await createTemplate(ctx, c.get('actor'), c.req.param('storeId'), body);
-      return c.json({ success: true, template_id: template.id, template }, 201);
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const body = await readJson(c);
+    const template = await createTemplate(ctx, c.get('actor'), c.req.param('storeId'), body);
+    return c.json({ success: true, template_id: template.id, template }, 201);
   });
   app.put('/templates/:templateId', async (c) => {
-    try {
-      const body = await readJson(c);
-      return c.json({ success: true, template: await updateTemplate(ctx, c.get('actor'), c.req.param('templateId'), body) });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const body = await readJson(c);
+    return c.json({ success: true, template: await updateTemplate(ctx, c.get('actor'), c.req.param('templateId'), body) });
   });
   app.delete('/templates/:templateId', async (c) => {
-    try {
-      await archiveTemplate(ctx, c.get('actor'), c.req.param('templateId'));
-      return c.json({ success: true });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    await archiveTemplate(ctx, c.get('actor'), c.req.param('templateId'));
+    return c.json({ success: true });
   });
 
   app.post('/send-test/:storeId', async (c) => {
-    try {
-      const body = await readJson(c);
-      return c.json({ success: true, result: await sendTestMessage(ctx, c.get('actor'), c.req.param('storeId'), body) });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const body = await readJson(c);
+    return c.json({ success: true, result: await sendTestMessage(ctx, c.get('actor'), c.req.param('storeId'), body) });
   });
 
   app.get('/messages/:storeId', async (c) => {
-    try {
-      const q = c.req.query();
-      const page = await listMessages(ctx, c.get('actor'), c.req.param('storeId'), q);
-      return c.json({ success: true, ...page });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const page = await listMessages(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
+    return c.json({ success: true, ...page });
   });
   // Not in the seed: the same filters as CSV, streamed (the pages link here too).
   app.get('/messages/:storeId/export.csv', async (c) => {
-    try {
-      const stream = await exportMessagesCsv(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
-      return new Response(Readable.toWeb(stream) as ReadableStream, {
-        headers: {
-          'content-type': 'text/csv; charset=utf-8',
-          'content-disposition': `attachment; filename="messages-${c.req.param('storeId')}.csv"`,
-        },
-      });
-    } catch (err) {
-      return errorResponse(ctx, c, err);
-    }
+    const stream = await exportMessagesCsv(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
+    return new Response(Readable.toWeb(stream) as ReadableStream, {
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="messages-${c.req.param('storeId')}.csv"`,
+      },
+    });
   });
   return app;
 }
