@@ -418,17 +418,7 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
       return queuedRefs(storeId);
     },
 
-    /** Records the started notification workflow; only the first writer wins. */
-    async markNotificationStarted(input: { notificationId: string; workflowId: string }): Promise<boolean> {
-      const rows = await ctx.db
-        .update(notifications)
-        .set({ workflowId: input.workflowId, updatedAt: ctx.now() })
-        .where(and(eq(notifications.id, input.notificationId), isNull(notifications.workflowId)))
-        .returning({ id: notifications.id });
-      return rows.length > 0;
-    },
-
-    /** One round trip for all children a poll started (replaces a call per row). */
+    /** Records the workflow ids of the children a poll started, in one round trip; only the first writer wins. */
     async markNotificationsStarted(input: { items: { notificationId: string; workflowId: string }[] }): Promise<number> {
       if (input.items.length === 0) return 0;
       const rows = await ctx.db.execute(sql`

@@ -76,10 +76,7 @@ function noopActivities(): Partial<Activities> {
       handedOut.set(storeId, start + n);
       return Array.from({ length: n }, (_, i) => ({ notificationId: `${storeId}-${start + i}`, orderCode: String(700000000 + start + i), event: 'new' as const }));
     },
-    async markNotificationStarted() {
-      return true;
-    },
-    // The batch mark (workflows/kaspi-poll.ts, patched 'batch-child-starts'): synthetic ids are no uuids.
+    // The real one would fail on the synthetic ids above: they are no uuids.
     async markNotificationsStarted({ items }: { items: unknown[] }) {
       return items.length;
     },

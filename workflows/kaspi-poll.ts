@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { KaspiPollActivities } from '../activities/kaspi-poll.ts';
 import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from './config.ts';
 
@@ -9,10 +9,10 @@ import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from './co
  * attributes: the Temporal UI shows them unencrypted.
  *
  * The child is started by type name, so this file does not depend on workflows/notification.ts.
- * Order per row: start the child, THEN record its id. A run that dies in between leaves the row
- * `queued` without a workflow id; the next poll returns it again, the start answers
- * AlreadyStarted (REJECT_DUPLICATE also refuses a closed id), which counts as success, and the id
- * is recorded then. Recording first would lose the row for good if the start never happened.
+ * Order: start all children at once, THEN record their ids with one activity. A run that dies in
+ * between leaves rows `queued` without a workflow id; the next poll returns them again, the start
+ * answers AlreadyStarted (REJECT_DUPLICATE also refuses a closed id), which counts as success, and
+ * the id is recorded then. Recording first would lose a row for good if its start never happened.
  */
 
 const { pollKaspiStore } = proxyActivities<KaspiPollActivities>({
@@ -31,7 +31,7 @@ const { pollKaspiStore } = proxyActivities<KaspiPollActivities>({
   },
 });
 
-const { markNotificationStarted, markNotificationsStarted } = proxyActivities<KaspiPollActivities>({
+const { markNotificationsStarted } = proxyActivities<KaspiPollActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
@@ -60,44 +60,22 @@ export async function kaspiPollWorkflow(input: { storeId: string }): Promise<Kas
       ],
     });
 
-  // Version 2 (bench: ~120 ms and 3 workflow tasks per serial start, one activity per row): all
-  // children start at once and their ids are recorded by one activity. Histories recorded before
-  // the patch replay through the original path below.
-  // An idle poll ends here: asking patched() would record a marker and a search-attribute update
-  // (two billable actions) on every idle poll of every store. Histories of idle polls end here too.
-  if (queued.length === 0) return { queued: 0, started: 0, alreadyStarted: 0 };
-  if (patched('batch-child-starts')) {
-    const results = await Promise.allSettled(queued.map(startOne));
-    const marks: { notificationId: string; workflowId: string }[] = [];
-    let failure: unknown;
-    results.forEach((r, i) => {
-      const ref = queued[i]!;
-      if (r.status === 'fulfilled') started++;
-      else if (r.reason instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
-      else {
-        failure ??= r.reason;
-        return;
-      }
-      marks.push({ notificationId: ref.notificationId, workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event) });
-    });
-    if (marks.length) await markNotificationsStarted({ items: marks });
-    // Rows whose start failed stay queued without a workflow id: the next poll returns them.
-    if (failure !== undefined) throw failure;
-    return { queued: queued.length, started, alreadyStarted };
-  }
-
-  const marks: Promise<boolean>[] = [];
-  for (const ref of queued) {
-    const workflowId = notifyWorkflowId(storeId, ref.orderCode, ref.event);
-    try {
-      await startOne(ref);
-      started++;
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      alreadyStarted++;
+  const results = await Promise.allSettled(queued.map(startOne));
+  const marks: { notificationId: string; workflowId: string }[] = [];
+  let failure: unknown;
+  results.forEach((r, i) => {
+    const ref = queued[i]!;
+    if (r.status === 'fulfilled') started++;
+    else if (r.reason instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
+    else {
+      failure ??= r.reason;
+      return;
     }
-    marks.push(markNotificationStarted({ notificationId: ref.notificationId, workflowId }));
-  }
-  await Promise.all(marks);
+    marks.push({ notificationId: ref.notificationId, workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event) });
+  });
+  // An idle poll schedules nothing after pollKaspiStore: its history (and its bill) stays that short.
+  if (marks.length) await markNotificationsStarted({ items: marks });
+  // Rows whose start failed stay queued without a workflow id: the next poll returns them.
+  if (failure !== undefined) throw failure;
   return { queued: queued.length, started, alreadyStarted };
 }

@@ -59,12 +59,10 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const hbPoll = hbDelivered.pollKaspiStore ?? 0;
   const n = rows.length;
   const perNotificationOwn = (notifTotal + hbNotif) / n;
-  // The poll's share that grows with each notification: markNotificationStarted (1 activity per row,
-  // histories before the 'batch-child-starts' patch). The batch mark markNotificationsStarted is one
-  // activity per poll that found something: it belongs to the fixed part.
-  const marginalPoll = pollActivities.markNotificationStarted ?? 0;
-  const perNotification = perNotificationOwn + marginalPoll / n;
-  const fixedPoll = (pollTotal - marginalPoll + hbPoll) / ids.length; // start + pollKaspiStore + heartbeat (+ batch mark)
+  // No poll action grows with the rows it finds (one markNotificationsStarted records all of them;
+  // child starts are billed in the children's histories): the poll's actions are all fixed part.
+  const perNotification = perNotificationOwn;
+  const fixedPoll = (pollTotal + hbPoll) / ids.length; // start + pollKaspiStore + heartbeat + markNotificationsStarted
 
   // (b) idle polls on a Schedule
   log('  idle store on its Schedule…');

@@ -213,9 +213,6 @@ const scenarios: Record<string, () => Promise<void>> = {
     await save('notification/failed-463', workflowId);
   },
   'kaspi-poll/children-superseded': () => recordPoll('kaspi-poll/children-superseded'),
-  // Recorded after the `batch-child-starts` patch; children-superseded.json predates it and keeps
-  // the serial path replayable.
-  'kaspi-poll/batch-child-starts': () => recordPoll('kaspi-poll/batch-child-starts'),
   'reconcile/reconcile-schedules': async () => {
     const workflowId = `reconcile-schedules-run-${randomUUID()}`;
     await ctx.temporal.workflow.execute('reconcileSchedulesWorkflow', { taskQueue: config.TEMPORAL_TASK_QUEUE, workflowId, args: [] });
