@@ -6,7 +6,7 @@ import { eventToSent, kaspiErrors, kaspiPolls, ordersSeen, sendLatency, wahaErro
 
 /**
  * Metrics of the activities, measured around them so the activities themselves stay about their
- * work (issue 5 item 4): polls by outcome, orders seen, Kaspi errors by class (from the failures
+ * work: polls by outcome, orders seen, Kaspi errors by class (from the failures
  * the poll's error contract promises), send duration, event-to-sent delay, WAHA errors by class
  * (from the claim results the notification activities' error contract returns). Labels carry
  * store ids and classes only.

@@ -597,7 +597,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
    * is already due (a review request held back until tomorrow is not in the queue yet), never
    * before `earliest` or next_allowed_at, outside quiet hours. Reading the live rows (not a stored
    * cursor) means a cancelled or skipped message frees its slot at once. Planning is only a plan
-   * (DESIGN "Pacing is enforced at the moment of sending"); it keeps a backlog in order, so each
+   * (docs/architecture.md "Pacing at claim time"); it keeps a backlog in order, so each
    * workflow claims near its own slot instead of all racing for the next free one.
    */
   async function planSlot(senderId: string, earliest: Date): Promise<Date> {

@@ -5,7 +5,7 @@ import { openDatabase } from '../lib/db/client.ts';
 import { readRuntimeState } from '../lib/runtime/state.ts';
 
 /**
- * Accounts from the shell (DESIGN "JSON API"):
+ * Accounts from the shell (README "Using it"):
  *   npm run admin -- create-user --email E [--password-stdin] [--super]
  *   npm run admin -- create-token --email E [--store ID] [--label TEXT] [--days N]   (the token alone on the last stdout line)
  *   npm run admin -- list-tokens --email E

@@ -17,7 +17,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /**
- * The data model of DESIGN.md "Data". Columns named `*_enc` hold AES-256-GCM ciphertext from
+ * The data model (docs/architecture.md). Columns named `*_enc` hold AES-256-GCM ciphertext from
  * lib/crypto.ts, never plaintext. Status columns are text with CHECK constraints rather than
  * PostgreSQL enums: adding a status later is then a one-line migration that needs no type rewrite.
  */
@@ -259,7 +259,7 @@ export const messageAttempts = pgTable('message_attempts', {
   lastAck: integer('last_ack'),
   // How we learned the message went out: response | echo (message.any) | lookup | ack.
   confirmedBy: varchar('confirmed_by', { length: 20 }),
-  // When the ack sweep last asked WAHA about this message (lib/notifications/ack-sweep.ts).
+  // When the ack sweep last asked WAHA about this message (lib/notifications/receipts.ts).
   ackCheckedAt: ts('ack_checked_at'),
   error: text('error'),
   purgedAt: ts('purged_at'),
@@ -338,7 +338,7 @@ export const unmappedOptOuts = pgTable('unmapped_opt_outs', {
   matchedAt: ts('matched_at'),
 }, (t) => [primaryKey({ columns: [t.storeId, t.lid] })]);
 
-/** The seed's `whatsapp_messages_log`, kept as a view so its readers keep working. */
+/** The original `whatsapp_messages_log` table, kept as a view so its readers keep working. */
 export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
   id: uuid('id'),
   storeId: uuid('store_id'),
@@ -362,7 +362,7 @@ export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
   ) a on true`);
 
 /**
- * Alerts (issue 5 item 5): one OPEN row per (store, kind) incident — the partial unique index is
+ * Alerts (lib/alerts/alerts.ts): one OPEN row per (store, kind) incident — the partial unique index is
  * the guard, whatever evaluators race. `notified_at` / `resolved_notified_at` are claimed before
  * delivery, so each incident is announced once and its resolution once.
  */

@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 
 /**
  * Structured logs. Redaction is a safety net, not the policy: code must not put tokens, full phones
- * or message texts into log fields at all (see lib/redact.ts for scrubbing third-party text).
+ * or message texts into log fields at all (see lib/waha/redact.ts for scrubbing third-party text).
  */
 export const REDACT_PATHS = [
   '*.token', '*.apiKey', '*.api_key', '*.password', '*.secret', '*.kaspiToken', '*.wahaApiKey',

@@ -4,8 +4,8 @@ import type { AppContext } from '../context.ts';
 import { deliverAlert, type AlertDeliveryDeps, type AlertNotice } from './delivery.ts';
 
 /**
- * Alerts that reach someone (issue 5 item 5). Evaluated every minute by `alertsWorkflow` (its own
- * Schedule, see lib/alerts/schedule.ts) for every enabled store:
+ * Alerts that reach someone. Evaluated every minute by `alertsWorkflow` (its own
+ * Schedule, see lib/temporal/maintenance-schedules.ts) for every enabled store:
  * - `kaspi_token_rejected`: Kaspi refused the store's token (the poll has paused itself);
  * - `whatsapp_session_down`: the sender's session has not been WORKING for > N minutes
  *   (UNKNOWN — never asked yet — is not an incident);

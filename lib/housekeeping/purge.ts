@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 
 /**
- * Personal-data retention (DESIGN "Data", issue 5 item 6): after the store's `retention_days`
+ * Personal-data retention (docs/architecture.md "Invariants"): after the store's `retention_days`
  * (default 180) a message's phone, chat id, text and WAHA message id (it embeds the chat id) are
  * nulled and `purged_at` set; the attempt row itself stays, so counts, statuses, acks and times
  * — the dashboard and the message log — are unchanged. Orders not seen for as long lose the

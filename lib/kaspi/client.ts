@@ -9,7 +9,7 @@ import {
 } from './orders.ts';
 
 /**
- * Kaspi Shop API v2 client (contracts/kaspi/README.md). It does not retry: callers run inside
+ * Kaspi Shop API v2 client (docs/contracts/kaspi.md). It does not retry: callers run inside
  * Temporal activities whose retry policy owns back-off, and the typed errors below tell that
  * policy what to do (auth = non-retryable, 429 = wait `retryAfterMs`, unavailable = back off).
  *

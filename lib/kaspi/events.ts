@@ -6,7 +6,7 @@ import type { KaspiOrder } from './orders.ts';
 export type { NotifyEvent };
 
 /**
- * From Kaspi state/status to the events we message about (DESIGN "Events"). This file is the only
+ * From Kaspi state/status to the events we message about (docs/contracts/kaspi.md "Events"). This file is the only
  * place that knows the mapping; the poll, the pre-send re-check and the admin all ask it.
  */
 
@@ -95,13 +95,13 @@ export function isEventCurrent(order: EventSource, event: NotifyEvent): boolean 
   return eventsForOrder(order).includes(event);
 }
 
-/** States the poll re-reads by state filter on every run (DESIGN "Kaspi" (b)). */
+/** States the poll re-reads by state filter on every run (docs/contracts/kaspi.md "Request"). */
 export const REREAD_STATES = ['NEW', 'PICKUP', 'DELIVERY', 'KASPI_DELIVERY'] as const;
 
 /**
  * Whether an order may still produce events, i.e. `orders.is_open`. SIGN_REQUIRED counts as open
  * although it is not re-read by state: a signed credit order turns NEW and the NEW re-read finds
- * it; one that never gets signed is settled by the by-code look-up (DESIGN "Kaspi" (c)).
+ * it; one that never gets signed is settled by the by-code look-up (docs/contracts/kaspi.md "Request").
  * ARCHIVE and CANCELLED (and any state Kaspi may add) are closed.
  */
 export function isOpenState(state: string): boolean {
@@ -110,7 +110,7 @@ export function isOpenState(state: string): boolean {
 
 const HOUR = 60 * 60 * 1000;
 
-/** How long after the event a message still makes sense (DESIGN "Events"). */
+/** How long after the event a message still makes sense (docs/contracts/kaspi.md "Events"). */
 export const FRESHNESS_MS: Readonly<Record<NotifyEvent, number>> = {
   new: 6 * HOUR,
   accepted: 6 * HOUR,
@@ -242,7 +242,7 @@ export interface PollWindow {
 }
 
 /**
- * Where the "new orders" read (DESIGN "Kaspi" (a)) starts and ends. Never before
+ * Where the "new orders" read (docs/contracts/kaspi.md "Request") starts and ends. Never before
  * `connectedAt - lookback` (older orders are history, not news), from the cursor minus the overlap
  * after the first poll, and at most MAX_CATCH_UP_MS back (a store re-enabled after weeks does not
  * read, or message, the weeks it missed).

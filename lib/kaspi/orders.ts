@@ -5,7 +5,7 @@ import { z } from 'zod';
  *
  * Parsing is two-level on purpose: the page envelope (`data`, `included`, `meta`) must be sound or
  * the whole read is unusable, but each order is parsed on its own so one odd order cannot hide its
- * page-mates (DESIGN "Kaspi": skipped and recorded with the reason; its page-mates still count).
+ * page-mates (docs/contracts/kaspi.md: skipped and recorded with the reason; its page-mates still count).
  * Fields we do not use are not declared: zod objects strip unknown keys, so Kaspi adding fields
  * never breaks us, and removing one we rely on rejects only the orders that lack it.
  */

@@ -24,7 +24,7 @@ export async function recordAck(ctx: { db: Pick<Db, 'execute'>; now: () => Date 
   const resumed = ack >= 1 ? await releaseStalledSender(ctx.db, attemptId) : null;
   const to = statusForAck(ack);
   if (!to) return { resumedSenderId: resumed };
-  // An ERROR ack (DESIGN "One writer") fails only a message that went out; it never cancels a
+  // An ERROR ack (docs/architecture.md "Invariants") fails only a message that went out; it never cancels a
   // pending resend or a row that is still waiting for its slot.
   await applyStatus(ctx.db, {
     notificationId,

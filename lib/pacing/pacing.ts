@@ -1,5 +1,5 @@
 /**
- * Send-slot rules for one WhatsApp sender (DESIGN.md "Workflows" — pacing is enforced at the
+ * Send-slot rules for one WhatsApp sender (docs/architecture.md "Invariants" — pacing is enforced at the
  * moment of sending). Pure: the clock, the counters and the randomness are all passed in, because
  * the claim activity applies these rules inside its `FOR UPDATE` transaction while workflows use
  * the same rules to show planned (`scheduled`) times. No I/O, no Date.now(), no Math.random().

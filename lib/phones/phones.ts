@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 /**
- * Buyer phone rules (contracts/kaspi/README.md "Phone numbers"). Kaspi sends `cellPhone` as 10
+ * Buyer phone rules (docs/contracts/kaspi.md "Phones"). Kaspi sends `cellPhone` as 10
  * digits without the country code; admins type numbers in every local style. Only Kazakh mobile
  * numbers are messageable.
  *

@@ -1,7 +1,7 @@
 import { formatKzPhone, kaspiPhoneDigits, normalizeKzPhone } from '../phones/phones.ts';
 
 /**
- * The template variables of DESIGN.md "Template variables": the seed's nine plus eight more.
+ * The template variables: the nine of the original request plus eight more.
  * Values are plain text for WhatsApp; a variable without data renders as an empty string unless a
  * seed default applies ("Клиент", "Товар", "1", "Магазин").
  */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * WAHA webhook deliveries: signature, envelope and the payloads we act on (see
- * contracts/waha.md "Webhooks"). Verification happens on the raw bytes before any parsing, because
+ * docs/contracts/waha.md "Webhooks"). Verification happens on the raw bytes before any parsing, because
  * re-serialising parsed JSON does not reproduce the bytes WAHA signed.
  */
 

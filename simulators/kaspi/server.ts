@@ -3,9 +3,9 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 
 /**
- * Kaspi Shop API v2 simulator (DESIGN "Simulators"). It enforces the contract our client relies on
- * (contracts/kaspi/README.md) — so a client bug fails a test here rather than in production — and
- * answers in the exact shape of contracts/kaspi/orders-page.json. Tests drive it in-process through
+ * Kaspi Shop API v2 simulator (docs/architecture.md "Folders"). It enforces the contract our client relies on
+ * (docs/contracts/kaspi.md) — so a client bug fails a test here rather than in production — and
+ * answers in the exact shape of test/fixtures/kaspi-orders-page.json. Tests drive it in-process through
  * `KaspiSimState`; a separate demo process drives the same operations over `/_sim/...` (see
  * `KaspiSimulatorControl`).
  *

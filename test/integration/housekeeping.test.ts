@@ -76,7 +76,7 @@ describe('personal data purge', () => {
     // Counts and statuses are what they were; opt-outs are kept.
     expect((await ctx.db.execute(sql`select status, count(*)::int as n from notifications where store_id in (${store.id}, ${short.id}) group by status order by status`)).rows).toEqual(countsBefore.rows);
     expect(await ctx.db.select().from(optOuts).where(eq(optOuts.storeId, store.id))).toHaveLength(1);
-    // The view of the seed's log still lists every message, without personal data for old ones.
+    // The view of the original log table still lists every message, without personal data for old ones.
     const log = await ctx.db.execute<{ id: string; customer_phone: string | null; message_text: string | null; status: string }>(sql`select id, customer_phone, message_text, status from whatsapp_messages_log where store_id = ${store.id}`);
     expect(log.rows).toHaveLength(2);
     expect(log.rows.find((r) => r.id === old.n.id)).toMatchObject({ customer_phone: null, message_text: null, status: 'read' });

@@ -15,7 +15,7 @@ import {
 } from '../../lib/kaspi/client.ts';
 import { parseOrderSnapshot, parseOrdersPage, type KaspiOrder } from '../../lib/kaspi/orders.ts';
 
-// A copy of shared/contracts/kaspi/orders-page.json: the test must not depend on shared/ existing.
+// The realistic page kept in test/fixtures/kaspi-orders-page.json (docs/contracts/kaspi.md).
 const fixturePath = new URL('../fixtures/kaspi-orders-page.json', import.meta.url);
 const loadFixture = (): Record<string, unknown> => JSON.parse(readFileSync(fixturePath, 'utf8')) as Record<string, unknown>;
 

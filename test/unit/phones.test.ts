@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatKzPhone, maskPhone, normalizeKzPhone } from '../../lib/phones/phones.ts';
 
-// Copied from contracts/kaspi/README.md "Phone numbers", not from the code under test.
+// Copied from docs/contracts/kaspi.md "Phones", not from the code under test.
 const CONTRACT_KZ_MOBILE = /^7(0[0-25-8]|47|6[0-4]|7[15-8]|85)\d{7}$/;
 
 describe('normalizeKzPhone accepts every usual way of writing one number', () => {

@@ -35,7 +35,7 @@ function order(over: Partial<OrderForTemplate> = {}): OrderForTemplate {
 }
 
 describe('TEMPLATE_VARIABLES', () => {
-  it('lists exactly the variables of DESIGN.md, each with a Russian description', () => {
+  it('lists exactly the seventeen template variables, each with a Russian description', () => {
     const fromDesign = [
       'user_name', 'order_num', 'product_name', 'item_qty', 'shop_name', 'delivery_type', 'order_date',
       'total_amount', 'customer_phone', 'first_name', 'products', 'pickup_point', 'delivery_address',
@@ -57,7 +57,7 @@ describe('TEMPLATE_VARIABLES', () => {
 });
 
 describe('renderTemplate', () => {
-  it('renders the seed example', () => {
+  it("renders the original request's example", () => {
     const seed =
       'Здравствуйте, {user_name}!\nВаш заказ Nº {order_num} "{product_name}", количество: {item_qty} шт готов к самовывозу.\nС уважением,\n{shop_name}';
     expect(renderTemplate(seed, order(), opts)).toBe(

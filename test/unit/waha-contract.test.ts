@@ -181,7 +181,7 @@ for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const satisfies readonly SimE
       });
       expect(res.status).toBe(201);
       const body = (await res.json()) as unknown;
-      // Documented in contracts/waha.md: the client reads ids per engine instead of trusting the spec.
+      // Documented in docs/contracts/waha.md: the client reads ids per engine instead of trusting the spec.
       expect(validatorFor(component('WAMessage'))(body)).toBe(false);
       expect(extractSentMessage(body, { chatId: CHAT }).engineShape).toBe(engine);
     });

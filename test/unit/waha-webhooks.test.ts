@@ -9,7 +9,7 @@ import {
   WebhookPayloadError,
 } from '../../lib/waha/webhooks.ts';
 
-// The vector published in WAHA's documentation (contracts/waha.md).
+// The vector published in WAHA's documentation (docs/contracts/waha.md).
 const VECTOR_KEY = 'my-secret-key';
 const VECTOR_BODY = '{"event":"message","session":"default","engine":"WEBJS"}';
 const VECTOR_HMAC =
