@@ -9,6 +9,21 @@ const port = z.coerce.number().int().min(1, 'must be a port number 1–65535').m
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v);
 const optionalUrl = z.preprocess(blankToUndefined, z.url({ message: 'must be a URL such as http://host:port' }).optional());
 
+function isHttpUrl(entry: string): boolean {
+  try {
+    const u = new URL(entry);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}
+
+const urlList = z
+  .string()
+  .optional()
+  .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean))
+  .refine((list) => list.every(isHttpUrl), 'must be http(s) URLs separated by commas, e.g. http://waha:3000, https://waha.example.kz');
+
 function isIpOrCidr(entry: string): boolean {
   const [address = '', prefix, ...rest] = entry.split('/');
   const family = isIP(address);
@@ -83,10 +98,15 @@ const configSchema = z.object({
     .optional()
     .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean))
     .refine((list) => list.every(isIpOrCidr), 'must be IP addresses or CIDR ranges separated by commas, e.g. 127.0.0.1, 10.0.0.0/8'),
-  WAHA_URL_ALLOWLIST: z
-    .string()
-    .optional()
-    .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)),
+  /**
+   * WAHA URLs store admins may use (`http://waha:3000, https://waha.example.kz/tenant1`), checked
+   * when saved and on every request (lib/net/outbound.ts). Empty: any URL, but with
+   * NODE_ENV=production only public addresses, so a WAHA on localhost or the compose network
+   * must be listed here (docs/security.md).
+   */
+  WAHA_URL_ALLOWLIST: urlList,
+  /** Alert webhook URLs likewise: empty = any public address in production; listed ones may be private. */
+  ALERT_WEBHOOK_ALLOWLIST: urlList,
   DATA_DIR: z.string().trim().min(1).default('.data'),
   /** Words that, sent alone by a buyer, opt them out (comma-separated; replaces the RU/KZ/EN defaults). */
   OPT_OUT_WORDS: z
@@ -97,6 +117,9 @@ const configSchema = z.object({
 
 export type AppConfig = z.infer<typeof configSchema>;
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(configSchema.shape);
+
+const outboundSchema = configSchema.pick({ NODE_ENV: true, WAHA_URL_ALLOWLIST: true, ALERT_WEBHOOK_ALLOWLIST: true });
+export type OutboundConfig = z.infer<typeof outboundSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -118,4 +141,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('Invalid APP_SECRET: required when NODE_ENV=production (try: openssl rand -hex 32)');
   }
   return config;
+}
+
+/**
+ * Only the variables that decide where outbound requests may go; for code without an AppContext
+ * (lib/net/outbound.ts). Other variables are not required here (APP_SECRET may come from DATA_DIR).
+ */
+export function loadOutboundConfig(env: NodeJS.ProcessEnv = process.env): OutboundConfig {
+  const parsed = outboundSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Invalid ${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid value'}`);
+  }
+  return parsed.data;
 }

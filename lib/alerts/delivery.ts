@@ -1,11 +1,14 @@
 import { and, eq } from 'drizzle-orm';
 import { storeAlertChannels, type AlertKind } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
+import { alertOutboundPolicy, outboundConfigFromEnv, outboundFetch, OutboundRedirectError, OutboundRefusedError, readCapped, type OutboundPolicy } from '../net/outbound.ts';
 
 /**
  * Delivery of an alert to one channel: a Telegram chat (Bot API sendMessage) or an outgoing
  * webhook (JSON POST). Channel secrets (bot token, webhook URL) are stored encrypted and never
- * logged; a delivery error message carries the HTTP status only.
+ * logged; a delivery error message carries the HTTP status only. The webhook URL is a store
+ * admin's choice, so requests go through lib/net/outbound.ts like WAHA's: no redirects, a capped
+ * answer, ALERT_WEBHOOK_ALLOWLIST, and no private addresses in production.
  */
 export interface AlertNotice {
   alertId: string;
@@ -23,7 +26,12 @@ export interface AlertDeliveryDeps {
   telegramApiUrl?: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** Default: this process's NODE_ENV and ALERT_WEBHOOK_ALLOWLIST. */
+  outbound?: OutboundPolicy;
 }
+
+/** The answer is read only to free the connection: a few KiB are plenty. */
+const MAX_ALERT_ANSWER_BYTES = 64 * 1024;
 
 export const ALERT_KIND_TITLES: Record<AlertKind, string> = {
   kaspi_token_rejected: 'Kaspi отклонил токен',
@@ -38,7 +46,19 @@ export function alertText(n: AlertNotice): string {
 }
 
 export async function deliverAlert(ctx: Pick<AppContext, 'secrets'>, channel: typeof storeAlertChannels.$inferSelect, notice: AlertNotice, deps: AlertDeliveryDeps = {}): Promise<void> {
-  const doFetch = deps.fetch ?? fetch;
+  const policy = deps.outbound ?? alertOutboundPolicy(outboundConfigFromEnv());
+  // The Telegram API's address is ours, not the admin's: the allow-list is for webhook URLs.
+  const telegramPolicy: OutboundPolicy = { ...policy, allowlist: [] };
+  const doFetch = async (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }, p: OutboundPolicy): Promise<Response> => {
+    try {
+      return await outboundFetch(url, init, p, deps.fetch);
+    } catch (err) {
+      // The URL holds the bot token or the webhook's secret path: never in the message.
+      if (err instanceof OutboundRefusedError) throw new Error(`${channel.kind} delivery refused: ${err.code === 'URL_NOT_ALLOWED' ? 'the URL is not in ALERT_WEBHOOK_ALLOWLIST' : 'the address is private or local (list it in ALERT_WEBHOOK_ALLOWLIST)'}`);
+      if (err instanceof OutboundRedirectError) throw new Error(`${channel.kind} answered with a redirect (HTTP ${err.status}), which is not followed`);
+      throw new Error(`${channel.kind} delivery failed (${err instanceof Error ? err.name : 'error'})`);
+    }
+  };
   const signal = AbortSignal.timeout(deps.timeoutMs ?? 10_000);
   let res: Response;
   if (channel.kind === 'telegram') {
@@ -50,7 +70,7 @@ export async function deliverAlert(ctx: Pick<AppContext, 'secrets'>, channel: ty
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ chat_id: channel.telegramChatId, text: alertText(notice), disable_web_page_preview: true }),
       signal,
-    });
+    }, telegramPolicy);
   } else {
     if (!channel.webhookUrlEnc) throw new Error('webhook channel without a URL');
     const url = ctx.secrets.decrypt(channel.webhookUrlEnc);
@@ -70,10 +90,10 @@ export async function deliverAlert(ctx: Pick<AppContext, 'secrets'>, channel: ty
         resolvedAt: notice.resolvedAt?.toISOString() ?? null,
       }),
       signal,
-    });
+    }, policy);
   }
   // Drain the body either way; its text may echo the token (Telegram), so it is not kept.
-  await res.arrayBuffer().catch(() => undefined);
+  await readCapped(res, MAX_ALERT_ANSWER_BYTES).catch(() => undefined);
   if (!res.ok) throw new Error(`${channel.kind} answered HTTP ${res.status}`);
 }
 

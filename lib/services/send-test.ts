@@ -8,6 +8,7 @@ import { recordAudit } from './audit.ts';
 import { ConflictError, parseOrThrow, UpstreamError, ValidationError } from './errors.ts';
 import { getWahaConnection } from './settings.ts';
 import { templateTextError } from './templates.ts';
+import { wahaOutboundPolicy } from '../net/outbound.ts';
 
 /**
  * `POST /api/whatsapp/send-test/:storeId` (seed body `{phone_number, template_text, sample_data}`):
@@ -90,7 +91,7 @@ export async function sendTestMessage(ctx: AppContext, actor: Actor, storeId: un
 
   const conn = await getWahaConnection(ctx, actor, store.id);
   if (!conn) throw new ConflictError('settings_missing', 'WhatsApp settings missing');
-  const client = new WahaClient({ baseUrl: conn.baseUrl, apiKey: conn.apiKey, session: conn.session, fetch: options.fetch });
+  const client = new WahaClient({ baseUrl: conn.baseUrl, apiKey: conn.apiKey, session: conn.session, fetch: options.fetch, outbound: wahaOutboundPolicy(ctx.config) });
   try {
     const sent = await client.sendText({ chatId: phone.chatId, text: rendered.text });
     await recordAudit(ctx.db, { storeId: store.id, actor, action: 'whatsapp.send_test', details: { chat_id_suffix: phone.chatId.slice(-6), message_id: sent.messageId } });

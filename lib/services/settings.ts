@@ -8,6 +8,7 @@ import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
 import { releaseSender } from './senders.ts';
 import { reconcileStoreSchedule } from './stores.ts';
+import { urlAllowedBy } from '../net/outbound.ts';
 
 /**
  * The WhatsApp settings of a store (DESIGN "JSON API" `GET|POST /api/whatsapp/settings/:storeId`).
@@ -84,19 +85,10 @@ export function normalizeWahaUrl(raw: string): { ok: true; url: string } | { ok:
 /**
  * WAHA_URL_ALLOWLIST: each entry is a URL; a WAHA URL is allowed when its origin equals the
  * entry's origin and its path starts with the entry's path. Empty list = everything allowed.
+ * Checked here when saved and again on every request (lib/net/outbound.ts).
  */
 export function isWahaUrlAllowed(url: string, allowlist: readonly string[]): boolean {
-  if (allowlist.length === 0) return true;
-  const u = new URL(url);
-  return allowlist.some((entry) => {
-    try {
-      const a = new URL(entry);
-      const prefix = a.pathname.replace(/\/+$/, '');
-      return a.origin === u.origin && (u.pathname === prefix || u.pathname.startsWith(`${prefix}/`) || prefix === '');
-    } catch {
-      return false;
-    }
-  });
+  return urlAllowedBy(url, allowlist);
 }
 
 type SenderRow = typeof senders.$inferSelect;

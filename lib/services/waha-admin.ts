@@ -9,6 +9,7 @@ import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { ConflictError, parseOrThrow, UpstreamError } from './errors.ts';
 import { getWahaConnection } from './settings.ts';
+import { wahaOutboundPolicy } from '../net/outbound.ts';
 
 /**
  * The settings page's live calls: WAHA session status and QR (proxied, so the API key never
@@ -18,7 +19,7 @@ import { getWahaConnection } from './settings.ts';
 async function client(ctx: AppContext, actor: Actor, storeId: unknown, timeoutMs = 10_000): Promise<{ client: WahaClient; webhookSecret: string | null; senderId: string }> {
   const conn = await getWahaConnection(ctx, actor, storeId);
   if (!conn) throw new ConflictError('settings_missing', 'WhatsApp settings missing');
-  return { client: new WahaClient({ baseUrl: conn.baseUrl, apiKey: conn.apiKey, session: conn.session, timeoutMs }), webhookSecret: conn.webhookSecret, senderId: conn.senderId };
+  return { client: new WahaClient({ baseUrl: conn.baseUrl, apiKey: conn.apiKey, session: conn.session, timeoutMs, outbound: wahaOutboundPolicy(ctx.config) }), webhookSecret: conn.webhookSecret, senderId: conn.senderId };
 }
 
 function upstream(err: unknown): never {

@@ -1,4 +1,16 @@
 import { z } from 'zod';
+import {
+  MAX_IMAGE_BYTES,
+  MAX_JSON_BYTES,
+  OutboundBodyTooLargeError,
+  outboundConfigFromEnv,
+  outboundFetch,
+  OutboundRedirectError,
+  OutboundRefusedError,
+  readCapped,
+  wahaOutboundPolicy,
+  type OutboundPolicy,
+} from '../net/outbound.ts';
 import { redactWahaError, type RedactSecrets } from './redact.ts';
 import { keyIdOf, phoneOfJid, type WahaSessionStatus } from './webhooks.ts';
 
@@ -118,6 +130,11 @@ export class WahaProtocolError extends WahaError {
   readonly safeToRetry = false;
 }
 
+/** The answer passed the size cap; reading stopped there (lib/net/outbound.ts). */
+export class WahaResponseTooLargeError extends WahaProtocolError {
+  override name = 'WahaResponseTooLargeError';
+}
+
 export type EngineShape = 'WEBJS' | 'NOWEB' | 'GOWS' | 'EMPTY';
 
 export interface SendTextResult {
@@ -158,7 +175,13 @@ export interface WahaClientOptions {
   apiKey?: string | null;
   session: string;
   timeoutMs?: number;
+  /** Replaces the transport in tests; the URL checks, the redirect rule and the size caps still apply. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Where requests may go (allow-list, private addresses). Default: this process's
+   * NODE_ENV and WAHA_URL_ALLOWLIST, read on every request.
+   */
+  outbound?: OutboundPolicy;
 }
 
 export const DEFAULT_WEBHOOK_EVENTS = ['message.ack', 'message.any', 'session.status', 'message'] as const;
@@ -311,14 +334,16 @@ export class WahaClient {
   readonly session: string;
   readonly #apiKey: string | null;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #fetch: typeof globalThis.fetch | undefined;
+  readonly #outbound: OutboundPolicy | undefined;
 
   constructor(options: WahaClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.session = options.session;
     this.#apiKey = options.apiKey === undefined || options.apiKey === '' ? null : options.apiKey;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = options.fetch;
+    this.#outbound = options.outbound;
   }
 
   async #call(op: WahaOperation, method: string, path: string, opts: CallOptions = {}): Promise<RawResponse> {
@@ -330,24 +355,41 @@ export class WahaClient {
     if (this.#apiKey !== null) headers['x-api-key'] = this.#apiKey;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const signal = AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs);
+    const policy = this.#outbound ?? wahaOutboundPolicy(outboundConfigFromEnv());
     let res: Response;
     try {
-      res = await this.#fetch(url, {
+      res = await outboundFetch(url, {
         method,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal,
-      });
+      }, policy, this.#fetch);
     } catch (err) {
+      // Refused before connecting (allow-list, a private address in production): nothing was sent.
+      if (err instanceof OutboundRefusedError) {
+        const why = err.code === 'URL_NOT_ALLOWED' ? 'the WAHA URL is not in WAHA_URL_ALLOWLIST'
+          : err.code === 'ADDRESS_BLOCKED' ? 'the WAHA address is private or local; the operator must list it in WAHA_URL_ALLOWLIST'
+          : 'the WAHA URL is not usable';
+        throw new WahaNetworkError(op, `refused to connect: ${why}`, { code: err.code });
+      }
+      // A redirect is never followed (a 307 would re-post the message elsewhere); nothing was sent here.
+      if (err instanceof OutboundRedirectError) {
+        throw new WahaBadRequestError(op, 'WAHA answered with a redirect, which is not followed; use the final WAHA URL', { httpStatus: err.status });
+      }
       // The URL (phone in a query, chat id in a path) and the raw cause stay out of the error.
       const { beforeSend, code } = classifyFetchFailure(err);
       if (beforeSend) throw new WahaNetworkError(op, `cannot connect to WAHA (${code})`, { code });
       throw new WahaAmbiguousError(op, code === 'TIMEOUT' ? 'no answer in time' : `connection lost (${code})`);
     }
     const contentType = res.headers.get('content-type') ?? '';
+    const limit = op === 'getQr' ? MAX_IMAGE_BYTES : MAX_JSON_BYTES;
     try {
-      return { status: res.status, contentType, body: Buffer.from(await res.arrayBuffer()), bodyLost: false };
-    } catch {
+      return { status: res.status, contentType, body: await readCapped(res, limit), bodyLost: false };
+    } catch (err) {
+      // A send's status line is its outcome: an oversized body there counts as a lost body.
+      if (err instanceof OutboundBodyTooLargeError && op !== 'sendText') {
+        throw new WahaResponseTooLargeError(op, `response too large (over ${limit} bytes), not read`, { httpStatus: res.status });
+      }
       return { status: res.status, contentType, body: Buffer.alloc(0), bodyLost: true };
     }
   }
