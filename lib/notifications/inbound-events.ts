@@ -4,7 +4,7 @@ import { resolveLidSender, type SenderMatch } from '../buyers/lids.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { wahaClientForSender, type SenderRow } from '../waha/for-sender.ts';
-import { altPhoneOf, isLid, keyIdOf, normalizeSessionStatus, phoneOfJid, type KnownSessionStatus, type ParsedWebhook } from '../waha/webhooks.ts';
+import { altPhoneOf, isLid, keyIdOf, normalizeSessionStatus, phoneOfJid, type KnownSessionStatus, type MessageAckPayload, type MessagePayload, type ParsedWebhook } from '../waha/webhooks.ts';
 import { recordAck } from './acks.ts';
 import { confirmSendFromEcho } from './echoes.ts';
 
@@ -85,38 +85,12 @@ export async function applyInboundEvent(
     const at = ctx.now();
 
     switch (parsed.event) {
-      case 'message.ack': {
-        const [attempt] = await tx
-          .select({ id: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })
-          .from(messageAttempts)
-          .innerJoin(notifications, eq(notifications.id, messageAttempts.notificationId))
-          .where(and(eq(messageAttempts.wahaKeyId, keyIdOf(parsed.payload.id)), eq(notifications.storeId, target.storeId)))
-          .orderBy(desc(messageAttempts.startedAt))
-          .limit(1);
-        // The ack outran our own record of the send: it stays pending until the id is stored.
-        if (!attempt) return { pending: true };
-        await tx.update(messageEvents).set({ notificationId: attempt.notificationId, pending: false }).where(eq(messageEvents.id, eventRowId));
-        const { resumedSenderId } = await recordAck({ db: tx, now: ctx.now }, attempt.id, attempt.notificationId, parsed.payload.ack, 'webhook');
-        return { ack: parsed.payload.ack, workflowId: attempt.workflowId, resumedSenderId };
-      }
-      case 'message.any': {
-        if (!parsed.payload.fromMe) return { ignored: true };
-        const match = await confirmSendFromEcho(tx, { storeId: target.storeId, senderId: target.sender.id, payload: parsed.payload, at });
-        if (match) await tx.update(messageEvents).set({ notificationId: match.notificationId, wahaKeyId: keyIdOf(parsed.payload.id) }).where(eq(messageEvents.id, eventRowId));
-        return { echo: match ? 'matched' : 'unmatched' };
-      }
-      case 'message': {
-        if (!optOut) return { ignored: true };
-        if ('unmappedLid' in optOut) {
-          await tx.insert(unmappedOptOuts).values({ storeId: target.storeId, lid: optOut.unmappedLid, createdAt: at }).onConflictDoNothing();
-        } else if (optOut) {
-          await tx
-            .insert(optOuts)
-            .values({ storeId: target.storeId, phone: optOut.phone, source: 'whatsapp', matchedBy: optOut.matchedBy, lid: isLid(parsed.payload.from) ? parsed.payload.from : null, createdAt: at })
-            .onConflictDoNothing();
-        }
-        return { optedOut: optOut };
-      }
+      case 'message.ack':
+        return applyAck(tx, target, parsed.payload, eventRowId, ctx.now);
+      case 'message.any':
+        return applyEcho(tx, target, parsed.payload, eventRowId, at);
+      case 'message':
+        return optOut ? applyOptOut(tx, target.storeId, parsed.payload.from, optOut, at) : { ignored: true };
       case 'session.status':
         return applySessionStatus(tx, target.sender.id, normalizeSessionStatus(parsed.payload.status), new Date(envelope.timestamp > 0 ? envelope.timestamp : at.getTime()), at);
       default:
@@ -125,12 +99,45 @@ export async function applyInboundEvent(
   });
 }
 
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+async function applyAck(tx: Tx, target: InboundTarget, payload: MessageAckPayload, eventRowId: number, now: () => Date): Promise<InboundOutcome> {
+  const [attempt] = await tx
+    .select({ id: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })
+    .from(messageAttempts)
+    .innerJoin(notifications, eq(notifications.id, messageAttempts.notificationId))
+    .where(and(eq(messageAttempts.wahaKeyId, keyIdOf(payload.id)), eq(notifications.storeId, target.storeId)))
+    .orderBy(desc(messageAttempts.startedAt))
+    .limit(1);
+  // The ack outran our own record of the send: it stays pending until the id is stored.
+  if (!attempt) return { pending: true };
+  await tx.update(messageEvents).set({ notificationId: attempt.notificationId, pending: false }).where(eq(messageEvents.id, eventRowId));
+  const { resumedSenderId } = await recordAck({ db: tx, now }, attempt.id, attempt.notificationId, payload.ack, 'webhook');
+  return { ack: payload.ack, workflowId: attempt.workflowId, resumedSenderId };
+}
+
+async function applyEcho(tx: Tx, target: InboundTarget, payload: MessagePayload, eventRowId: number, at: Date): Promise<InboundOutcome> {
+  if (!payload.fromMe) return { ignored: true };
+  const match = await confirmSendFromEcho(tx, { storeId: target.storeId, senderId: target.sender.id, payload, at });
+  if (match) await tx.update(messageEvents).set({ notificationId: match.notificationId, wahaKeyId: keyIdOf(payload.id) }).where(eq(messageEvents.id, eventRowId));
+  return { echo: match ? 'matched' : 'unmatched' };
+}
+
+async function applyOptOut(tx: Tx, storeId: string, from: string, optOut: NonNullable<SenderMatch> | { unmappedLid: string }, at: Date): Promise<InboundOutcome> {
+  if ('unmappedLid' in optOut) {
+    await tx.insert(unmappedOptOuts).values({ storeId, lid: optOut.unmappedLid, createdAt: at }).onConflictDoNothing();
+  } else {
+    await tx.insert(optOuts).values({ storeId, phone: optOut.phone, source: 'whatsapp', matchedBy: optOut.matchedBy, lid: isLid(from) ? from : null, createdAt: at }).onConflictDoNothing();
+  }
+  return { optedOut: optOut };
+}
+
 /**
  * Deliveries arrive out of order (retries): a late STARTING must not overwrite WORKING. A session
  * that comes back to WORKING from anything else releases a queue held for stalled receipts — a
  * restart is what fixes them (WAHA issue #1721), and the detector holds it again if not.
  */
-async function applySessionStatus(tx: Pick<Db, 'update' | 'select' | 'execute'>, senderId: string, status: KnownSessionStatus, reportedAt: Date, at: Date): Promise<InboundOutcome> {
+async function applySessionStatus(tx: Tx, senderId: string, status: KnownSessionStatus, reportedAt: Date, at: Date): Promise<InboundOutcome> {
   const [before] = await tx.select({ status: senders.sessionStatus }).from(senders).where(eq(senders.id, senderId));
   const changed = await tx
     .update(senders)
