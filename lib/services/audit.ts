@@ -1,5 +1,5 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
-import { auditLog } from '../../drizzle/schema.ts';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { auditLog, users } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { requireStore, type Actor } from './access.ts';
@@ -36,4 +36,12 @@ export async function listAudit(ctx: AppContext, actor: Actor, storeId: string, 
     .where(and(eq(auditLog.storeId, storeId), options.beforeId ? lt(auditLog.id, options.beforeId) : undefined))
     .orderBy(desc(auditLog.id))
     .limit(limit);
+}
+
+/** The e-mail of each user who appears in these entries (the audit page's "who"). */
+export async function auditUserEmails(ctx: AppContext, entries: readonly AuditEntry[]): Promise<Map<string, string>> {
+  const ids = [...new Set(entries.map((e) => e.userId).filter((x): x is string => x !== null))];
+  if (ids.length === 0) return new Map();
+  const rows = await ctx.db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, ids));
+  return new Map(rows.map((u) => [u.id, u.email]));
 }

@@ -2,8 +2,10 @@ import { and, asc, eq } from 'drizzle-orm';
 import { messageAttempts, messageEvents, notifications, orders } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import { isUuid, requireStore, type Actor } from './access.ts';
+import { recordAudit } from './audit.ts';
 import { NotFoundError } from './errors.ts';
 import { listMessages, type MessageView } from './messages.ts';
+import { resendOne } from './resend.ts';
 
 /** One notification with its status history (message_events) and attempts, for the log's row detail. */
 export interface MessageDetail {
@@ -67,4 +69,35 @@ export async function getOrderDetail(ctx: AppContext, actor: Actor, storeId: unk
     } : null,
     messages: messages.slice().reverse(),
   };
+}
+
+/** What the row detail's resend button did (every outcome is shown; none is an error). */
+export type PageResendOutcome =
+  | { result: 'started'; attemptNo: number }
+  | { result: 'expired' }
+  | { result: 'in_progress' }
+  /** The status is not (or no longer) failed / undelivered. */
+  | { result: 'not_allowed'; status: string };
+
+/**
+ * The row detail's resend button (failed / undelivered only). The store and the notification are
+ * checked here — resendOne itself takes any id — so another store's id is the same NotFoundError
+ * as an unknown one. A started resend is audited.
+ */
+export async function resendFromLog(ctx: AppContext, actor: Actor, storeId: unknown, notificationId: unknown): Promise<PageResendOutcome> {
+  const store = await requireStore(ctx, actor, storeId);
+  if (!isUuid(notificationId)) throw new NotFoundError();
+  const [n] = await ctx.db.select({ id: notifications.id, status: notifications.status }).from(notifications)
+    .where(and(eq(notifications.id, notificationId), eq(notifications.storeId, store.id)));
+  if (!n) throw new NotFoundError();
+  const r = await resendOne(ctx, n.id, { requestedBy: `admin:${actor.userId}` });
+  if (r.result === 'started') {
+    await recordAudit(ctx.db, { storeId: store.id, actor, action: 'notification.resend', details: { notification_id: n.id, workflow_id: r.workflowId, attempt_no: r.attemptNo } });
+    return { result: 'started', attemptNo: r.attemptNo };
+  }
+  if (r.result === 'skipped' && r.reason === 'not_found') throw new NotFoundError();
+  if (r.result === 'skipped' && r.reason === 'expired') return { result: 'expired' };
+  if (r.result === 'skipped' && r.reason === 'in_progress') return { result: 'in_progress' };
+  const [now] = await ctx.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, n.id));
+  return { result: 'not_allowed', status: now?.status ?? n.status };
 }

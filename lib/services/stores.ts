@@ -8,6 +8,7 @@ import { recordAudit, SECRET_CHANGED, SECRET_REMOVED } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
 import { releaseSender } from './senders.ts';
 import { loggableError } from '../db/errors.ts';
+import { t } from '../i18n/messages.ts';
 
 /** What the JSON API and the pages show of a store. The Kaspi token never leaves the database. */
 export interface StoreView {
@@ -124,7 +125,7 @@ export async function createStore(ctx: AppContext, actor: Actor, input: unknown)
       })
       .onConflictDoNothing({ target: stores.id })
       .returning();
-    if (!created) throw new ConflictError('store_id_taken', 'store id taken', { store_id: 'Магазин с таким идентификатором уже существует' });
+    if (!created) throw new ConflictError('store_id_taken', 'store id taken', { store_id: t('store_id_taken') });
     await tx.insert(storeMembers).values({ storeId: created.id, userId: actor.userId }).onConflictDoNothing();
     await recordAudit(tx, {
       storeId: created.id,

@@ -2,7 +2,7 @@ import { and, desc, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { NOTIFY_EVENTS, stores, templates } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
-import { validateTemplate } from '../templates/render.ts';
+import { SAMPLE_ORDER, tryRenderTemplate, validateTemplate } from '../templates/render.ts';
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { NotFoundError, parseOrThrow, ValidationError } from './errors.ts';
@@ -52,6 +52,15 @@ export type UpdateTemplateInput = z.input<typeof updateSchema>;
 export function templateTextError(text: string): string | null {
   const v = validateTemplate(text);
   return v.ok ? null : v.errors.map((e) => e.message).join(' ');
+}
+
+/** The editor's live preview: the sample order through the workflow's own renderer, in the store's name and zone. */
+export type TemplatePreview = { kind: 'empty' } | { kind: 'ok'; text: string } | { kind: 'error'; error: string };
+
+export function previewTemplate(text: string, store: { name: string; timezone: string }): TemplatePreview {
+  if (text.trim() === '') return { kind: 'empty' };
+  const r = tryRenderTemplate(text, SAMPLE_ORDER, { shopName: store.name, timezone: store.timezone });
+  return r.ok ? { kind: 'ok', text: r.text } : { kind: 'error', error: r.errors.map((e) => e.message).join(' ') };
 }
 
 function checkText(text: string | undefined): void {
