@@ -1,5 +1,5 @@
 import type { Child, PropsWithChildren } from 'hono/jsx';
-import { fmt, ru } from './i18n.ts';
+import { fmt, ru } from '../lib/i18n/messages.ts';
 
 /** Small building blocks shared by the pages. Everything user-supplied goes through JSX text or attributes, which escape. */
 

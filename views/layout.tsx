@@ -2,7 +2,7 @@ import { raw } from 'hono/html';
 import type { Child, PropsWithChildren } from 'hono/jsx';
 import type { StoreView } from '../lib/services/stores.ts';
 import { Csrf } from './components.tsx';
-import { ru } from './i18n.ts';
+import { ru } from '../lib/i18n/messages.ts';
 
 /** Standards mode: without it Chromium renders the pages in quirks mode. A constant, never user data. */
 const DOCTYPE = raw('<!DOCTYPE html>');
@@ -84,7 +84,7 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
             </div>
           </div>
           {base ? (
-            <nav class="nav" aria-label="Разделы">
+            <nav class="nav" aria-label={ru.sections}>
               <div class="nav-inner">
                 {NAV.map((n) => (
                   <a href={`${base}${n.path}`} class={props.active === n.key ? 'active' : ''} aria-current={props.active === n.key ? 'page' : undefined}>

@@ -4,7 +4,8 @@ import { listApiTokens, revokeApiToken, tokenState } from '../../lib/auth/api-to
 import { csrfProtect, requireSession, type AuthEnv } from '../../lib/auth/middleware.ts';
 import { listStores } from '../../lib/services/stores.ts';
 import { Card, Empty, PostButton } from '../../views/components.tsx';
-import { formatDateTime, ru } from '../../views/i18n.ts';
+import { ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime } from '../../views/format.ts';
 import { Shell } from '../../views/layout.tsx';
 import { notFoundPage, pageErrorHandler, redirectWithFlash, takeFlash } from './common.tsx';
 

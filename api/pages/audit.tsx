@@ -5,7 +5,8 @@ import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { listAudit } from '../../lib/services/audit.ts';
 import { Card, Empty } from '../../views/components.tsx';
-import { formatDateTime, ru } from '../../views/i18n.ts';
+import { ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime } from '../../views/format.ts';
 import { loadStorePage, renderShell } from './common.tsx';
 
 const L = ru.audit;

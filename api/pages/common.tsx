@@ -4,11 +4,10 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../../lib/context.ts';
 import { loggableError } from '../../lib/db/errors.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { t } from '../../lib/i18n/messages.ts';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
 import { getStore, listStores, type StoreView } from '../../lib/services/stores.ts';
 import { Bare, Shell, type NavKey } from '../../views/layout.tsx';
-import { fmt, ru } from '../../views/i18n.ts';
+import { fmt, ru, t } from '../../lib/i18n/messages.ts';
 
 /** Shared plumbing of the admin pages: the shell's data, flash messages, form parsing, errors. */
 export type PageContext = Context<AuthEnv>;

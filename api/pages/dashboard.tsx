@@ -4,7 +4,8 @@ import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { getDashboard } from '../../lib/services/dashboard.ts';
 import { cancelQueued, pauseSending, resumeSending } from '../../lib/services/sending-control.ts';
 import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../../views/components.tsx';
-import { fmt, formatDateTime, formatDuration, ru } from '../../views/i18n.ts';
+import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime, formatDuration } from '../../views/format.ts';
 import { loadStorePage, redirectWithFlash, renderShell } from './common.tsx';
 
 const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured', 'acks_stalled', 'session_webhook_missing', 'session_hmac_missing']);

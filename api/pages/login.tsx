@@ -3,10 +3,9 @@ import { getCookie } from 'hono/cookie';
 import type { AppContext } from '../../lib/context.ts';
 import { requireSession, type AuthEnv } from '../../lib/auth/middleware.ts';
 import { loadSession, SESSION_COOKIE } from '../../lib/auth/sessions.ts';
-import { t } from '../../lib/i18n/messages.ts';
 import { listStores } from '../../lib/services/stores.ts';
 import { Field } from '../../views/components.tsx';
-import { ru } from '../../views/i18n.ts';
+import { ru, t } from '../../lib/i18n/messages.ts';
 import { Bare, Shell } from '../../views/layout.tsx';
 import { loginCsrfToken, safeNext } from '../auth.ts';
 

@@ -12,7 +12,8 @@ import { getMessageDetail, getOrderDetail } from '../../lib/services/message-det
 import { exportMessagesCsv, listMessages, type MessageView } from '../../lib/services/messages.ts';
 import { RESENDABLE_STATUSES, resendOne, type ResendableStatus } from '../../lib/services/resend.ts';
 import { Alert, Card, Empty, EventLabel, Field, StatusBadge } from '../../views/components.tsx';
-import { fmt, formatDateTime, ru } from '../../views/i18n.ts';
+import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime } from '../../views/format.ts';
 import { loadStorePage, renderShell, temporalWorkflowUrl, type StorePage } from './common.tsx';
 
 const L = ru.messages;

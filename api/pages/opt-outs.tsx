@@ -4,7 +4,8 @@ import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
 import { addOptOut, listOptOuts, listUnmappedOptOuts, removeOptOut } from '../../lib/services/opt-outs.ts';
 import { Alert, Card, Csrf, Empty, Field, PostButton } from '../../views/components.tsx';
-import { formatDateTime, ru } from '../../views/i18n.ts';
+import { ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime } from '../../views/format.ts';
 import { fieldErrors, loadStorePage, readForm, redirectWithFlash, renderShell, str, type Form, type PageContext } from './common.tsx';
 
 const L = ru.optOuts;

@@ -6,7 +6,7 @@ import { getWhatsappSettings, revealWebhookSecret, saveWhatsappSettings, type Wh
 import { updateStore } from '../../lib/services/stores.ts';
 import { configureWaha, getPerBuyerLimit, getSessionHealth, getSessionQr, savePerBuyerLimit, testKaspiToken, webhookUrlFor } from '../../lib/services/waha-admin.ts';
 import { Alert, Card, Csrf, Field, SessionBadge, SessionIssues } from '../../views/components.tsx';
-import { fmt, ru } from '../../views/i18n.ts';
+import { fmt, ru } from '../../lib/i18n/messages.ts';
 import { bool, errorText, fieldErrors, int, intOrNull, loadStorePage, readForm, redirectWithFlash, renderShell, str, type Form, type PageContext, type StorePage } from './common.tsx';
 
 type Section = 'store' | 'whatsapp' | 'pacing';

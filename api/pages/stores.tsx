@@ -3,7 +3,7 @@ import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { createStore, listStores } from '../../lib/services/stores.ts';
 import { Alert, Card, Csrf, Field } from '../../views/components.tsx';
-import { ru } from '../../views/i18n.ts';
+import { ru } from '../../lib/i18n/messages.ts';
 import { Shell } from '../../views/layout.tsx';
 import { fieldErrors, int, readForm, redirectWithFlash, str, type Form, type PageContext } from './common.tsx';
 

@@ -7,7 +7,8 @@ import { archiveTemplate, createTemplate, getTemplate, listTemplates, templateTe
 import { getStore } from '../../lib/services/stores.ts';
 import { SAMPLE_ORDER, TEMPLATE_VARIABLES, tryRenderTemplate } from '../../lib/templates/render.ts';
 import { Alert, Card, Csrf, Empty, EventLabel, Field, PostButton } from '../../views/components.tsx';
-import { fmt, formatDateTime, ru } from '../../views/i18n.ts';
+import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { formatDateTime } from '../../views/format.ts';
 import { bool, fieldErrors, int, loadStorePage, readForm, redirectWithFlash, renderShell, str, type Form, type PageContext, type StorePage } from './common.tsx';
 
 interface FormValues {
