@@ -18,6 +18,16 @@ const NAV: { key: NavKey; path: string }[] = [
   { key: 'audit', path: '/audit' },
 ];
 
+/** What every store page's shell needs: the store of the URL, the switcher's stores, the session's CSRF token and email. */
+export interface StorePage {
+  store: StoreView;
+  stores: StoreView[];
+  csrf: string;
+  email: string;
+  /** `/stores/<id>`: the prefix of the store's own links. */
+  base: string;
+}
+
 export interface ShellProps {
   title: string;
   csrf: string;

@@ -2,20 +2,18 @@ import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import { listApiTokens, revokeApiToken, tokenState } from '../../lib/auth/api-tokens.ts';
 import { csrfProtect, requireSession, type AuthEnv } from '../../lib/auth/middleware.ts';
-import { listStores } from '../../lib/services/stores.ts';
-import { Card, Empty, PostButton } from '../../views/components.tsx';
 import { ru } from '../../lib/i18n/messages.ts';
-import { formatDateTime } from '../../views/format.ts';
+import { listStores } from '../../lib/services/stores.ts';
 import { Shell } from '../../views/layout.tsx';
+import { TokensPage } from '../../views/pages/account.tsx';
 import { notFoundPage, pageErrorHandler, redirectWithFlash, takeFlash } from './common.tsx';
 
-const L = ru.tokens;
 // Account pages have no store, so no store time zone: the service's home zone.
 const TZ = 'Asia/Almaty';
 
 /**
- * The signed-in user's API tokens (mounted at /account): when each was made, last used and
- * expires, and a revoke button. Tokens are issued from the CLI, which shows the token once.
+ * The signed-in user's API tokens (mounted at /account). Tokens are issued from the CLI, which
+ * shows the token once.
  */
 export function accountPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -32,35 +30,10 @@ export function accountPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const [tokens, stores] = await Promise.all([listApiTokens(ctx.db, actor.userId), listStores(ctx, actor)]);
     const storeNames = new Map(stores.map((s) => [s.store_id, s.name]));
     const now = ctx.now();
+    const rows = tokens.map((t) => ({ ...t, state: tokenState(t, now), storeName: t.storeId ? storeNames.get(t.storeId) ?? null : null }));
     return c.html(
-      <Shell title={L.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null} flash={takeFlash(c)}>
-        <h1>{L.title}</h1>
-        <p class="hint">{L.intro}</p>
-        <Card>
-          {tokens.length === 0 ? <Empty text={L.empty} /> : (
-            <div class="table-wrap">
-              <table class="table" id="tokens-table">
-                <thead><tr><th>{L.label}</th><th>{L.scope}</th><th>{L.created}</th><th>{L.lastUsed}</th><th>{L.expires}</th><th>{L.state}</th><th></th></tr></thead>
-                <tbody>
-                  {tokens.map((t) => {
-                    const state = tokenState(t, now);
-                    return (
-                      <tr id={`token-${t.id}`}>
-                        <td>{t.label ?? '—'}<br /><code class="muted">{t.id}</code></td>
-                        <td>{t.storeId ? storeNames.get(t.storeId) ?? t.storeId : L.allStores}</td>
-                        <td class="nowrap">{formatDateTime(t.createdAt, TZ)}</td>
-                        <td class="nowrap">{t.lastUsedAt ? formatDateTime(t.lastUsedAt, TZ) : L.notUsed}</td>
-                        <td class="nowrap">{t.expiresAt ? formatDateTime(t.expiresAt, TZ) : L.never}</td>
-                        <td>{L.states[state]}</td>
-                        <td>{state === 'active' ? <PostButton action={`/account/tokens/${t.id}/revoke`} csrf={csrf} label={L.revoke} class="btn btn-small btn-danger" confirm={L.revokeConfirm} id={`revoke-${t.id}`} /> : null}</td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </Card>
+      <Shell title={ru.tokens.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null} flash={takeFlash(c)}>
+        <TokensPage csrf={csrf} tokens={rows} timezone={TZ} />
       </Shell>,
     );
   });

@@ -4,12 +4,14 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../../lib/context.ts';
 import { loggableError } from '../../lib/db/errors.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
-import { getStore, listStores, type StoreView } from '../../lib/services/stores.ts';
-import { Bare, Shell, type NavKey } from '../../views/layout.tsx';
 import { fmt, ru, t } from '../../lib/i18n/messages.ts';
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
+import { getStore, listStores } from '../../lib/services/stores.ts';
+import { FragmentError, NotFoundPage, ServerErrorPage } from '../../views/errors.tsx';
+import { str, type Form } from '../../views/form.ts';
+import { Shell, type NavKey, type StorePage } from '../../views/layout.tsx';
 
-/** Shared plumbing of the admin pages: the shell's data, flash messages, form parsing, errors. */
+/** Shared plumbing of the admin page routes: the shell's data, flash messages, form input, errors. */
 export type PageContext = Context<AuthEnv>;
 
 const FLASH_COOKIE = 'kn_flash';
@@ -36,14 +38,6 @@ export function takeFlash(c: PageContext): { tone: 'ok' | 'bad'; text: string } 
   }
 }
 
-export interface StorePage {
-  store: StoreView;
-  stores: StoreView[];
-  csrf: string;
-  email: string;
-  base: string;
-}
-
 /** The store of the URL if the signed-in user may see it (NotFoundError otherwise → 404 page). */
 export async function loadStorePage(ctx: AppContext, c: PageContext): Promise<StorePage> {
   const actor = c.get('actor');
@@ -63,17 +57,8 @@ export function renderShell(c: PageContext, page: StorePage, opts: { title: stri
 }
 
 export function notFoundPage(c: Context): Response | Promise<Response> {
-  if (c.req.header('hx-request')) return c.html(<p class="field-error">{ru.notFound.text}</p>, 404);
-  return c.html(
-    <Bare title={ru.notFound.title}>
-      <div class="card narrow">
-        <h1>{ru.notFound.title}</h1>
-        <p>{ru.notFound.text}</p>
-        <p><a class="btn" href="/">{ru.notFound.back}</a></p>
-      </div>
-    </Bare>,
-    404,
-  );
+  if (c.req.header('hx-request')) return c.html(<FragmentError text={ru.notFound.text} />, 404);
+  return c.html(<NotFoundPage />, 404);
 }
 
 /** The page sub-apps' onError: invisible stores and unknown ids are one 404; the rest is logged. */
@@ -81,17 +66,8 @@ export function pageErrorHandler(ctx: AppContext) {
   return (err: Error, c: Context): Response | Promise<Response> => {
     if (err instanceof NotFoundError) return notFoundPage(c);
     ctx.logger.error({ err: loggableError(err), path: c.req.path, method: c.req.method }, 'admin page failed');
-    if (c.req.header('hx-request')) return c.html(<p class="field-error">{ru.serverError.text}</p>, 500);
-    return c.html(
-      <Bare title={ru.serverError.title}>
-        <div class="card narrow">
-          <h1>{ru.serverError.title}</h1>
-          <p>{ru.serverError.text}</p>
-          <p><a class="btn" href="/">{ru.notFound.back}</a></p>
-        </div>
-      </Bare>,
-      500,
-    );
+    if (c.req.header('hx-request')) return c.html(<FragmentError text={ru.serverError.text} />, 500);
+    return c.html(<ServerErrorPage />, 500);
   };
 }
 
@@ -110,25 +86,10 @@ export function errorText(err: unknown): string | null {
   return null;
 }
 
-// ---- form values -------------------------------------------------------------------------------
-
-export type Form = Record<string, string | File | (string | File)[]>;
+// ---- form input (reading a submitted form back into a view: views/form.ts) ---------------------
 
 export async function readForm(c: PageContext): Promise<Form> {
   return (await c.req.parseBody({ all: true })) as Form;
-}
-
-export function str(form: Form, key: string): string {
-  const v = form[key];
-  const one = Array.isArray(v) ? v[v.length - 1] : v;
-  return typeof one === 'string' ? one : '';
-}
-
-/** A checkbox: present = true (the form also sends a hidden "0" before it so absent is explicit). */
-export function bool(form: Form, key: string): boolean {
-  const v = form[key];
-  const all = Array.isArray(v) ? v : [v];
-  return all.some((x) => x === 'on' || x === '1' || x === 'true');
 }
 
 /** "" → undefined (unchanged), a number → the number, garbage → NaN (the service names the field). */

@@ -1,0 +1,135 @@
+import { fmt, ru } from '../../lib/i18n/messages.ts';
+import type { DashboardData } from '../../lib/services/dashboard.ts';
+import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../components.tsx';
+import { formatDateTime, formatDuration } from '../format.ts';
+import type { StorePage } from '../layout.tsx';
+
+/** The store dashboard: alerts, today's counts, queue, session, 30-day chart, emergency controls. */
+
+const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured', 'acks_stalled', 'session_webhook_missing', 'session_hmac_missing']);
+const TODAY_ORDER = ['queued', 'scheduled', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
+
+export function DashboardPage(props: { page: StorePage; data: DashboardData }) {
+  const { page, data: d } = props;
+  return (
+    <>
+      <div class="page-head">
+        <h1>{page.store.name}</h1>
+        <span class={`badge ${page.store.sending_paused ? 'badge-bad' : 'badge-ok'}`} id="sending-state">
+          {page.store.sending_paused ? ru.dashboard.paused : ru.dashboard.running}
+        </span>
+      </div>
+      <Alerts alerts={d.alerts} />
+      <Today today={d.today} />
+      <div class="grid-2">
+        <Queue data={d} />
+        <Session page={page} data={d} />
+      </div>
+      <DailyChart daily={d.daily} />
+      <Emergency page={page} />
+    </>
+  );
+}
+
+function Alerts(props: { alerts: DashboardData['alerts'] }) {
+  return (
+    <Card title={ru.dashboard.alerts} id="alerts">
+      {props.alerts.length === 0 ? <Alert tone="ok">{ru.dashboard.noAlerts}</Alert> : props.alerts.map((a) => (
+        <Alert tone={SEVERE.has(a.code) ? 'bad' : 'warn'}>
+          {fmt(ru.alerts[a.code] ?? a.code, { detail: a.code === 'session_not_working' ? (ru.sessionStatuses[a.detail ?? ''] ?? a.detail ?? '') : (a.detail ?? '') })}
+        </Alert>
+      ))}
+    </Card>
+  );
+}
+
+function Today(props: { today: DashboardData['today'] }) {
+  return (
+    <Card title={ru.dashboard.today} id="today">
+      <p class="hint card-hint">{ru.dashboard.todayHint}</p>
+      <div class="stats">
+        {TODAY_ORDER.map((s) => <Stat label={ru.statuses[s] ?? s} value={props.today[s] ?? 0} tone={s} id={`today-${s}`} />)}
+      </div>
+    </Card>
+  );
+}
+
+function Queue(props: { data: DashboardData }) {
+  const { queueDepth, drain } = props.data;
+  return (
+    <Card title={ru.dashboard.queue} id="queue">
+      <div class="stats">
+        <Stat label={ru.dashboard.queueDepth} value={queueDepth} id="queue-depth" />
+        <Stat
+          label={drain?.finishesAt ? ru.dashboard.drain : ru.dashboard.drainDone}
+          value={drain?.finishesAt ? formatDuration(drain.durationMs) : '—'}
+          id="drain"
+        />
+      </div>
+      {drain && Number.isFinite(drain.messagesPerHour) ? (
+        <p class="muted">{fmt(ru.dashboard.rate, { n: Math.round(drain.messagesPerHour) })}</p>
+      ) : null}
+    </Card>
+  );
+}
+
+function Session(props: { page: StorePage; data: DashboardData }) {
+  const { sender } = props.data;
+  const store = props.page.store;
+  return (
+    <Card title={ru.dashboard.session} id="session">
+      <dl class="kv">
+        <dt>{ru.dashboard.session}</dt>
+        <dd>{sender ? <SessionBadge status={sender.sessionStatus} /> : '—'}</dd>
+        <dt>{ru.dashboard.sentToday}</dt>
+        <dd>{sender ? `${sender.sentToday}${sender.dailyCap !== null ? ` ${fmt(ru.dashboard.cap, { n: sender.dailyCap })}` : ''}` : '—'}</dd>
+        <dt>{ru.dashboard.lastPoll}</dt>
+        <dd>{store.last_poll_at ? formatDateTime(store.last_poll_at, store.timezone) : ru.dashboard.never}</dd>
+        {store.last_poll_error ? (
+          <>
+            <dt>{ru.dashboard.lastPollError}</dt>
+            <dd class="text-bad">{store.last_poll_error}</dd>
+          </>
+        ) : null}
+      </dl>
+    </Card>
+  );
+}
+
+/** Chart.js reads the series from data-chart (/static/app.js); no inline script (CSP). */
+function DailyChart(props: { daily: DashboardData['daily'] }) {
+  const { daily } = props;
+  const hasData = daily.some((x) => x.sent + x.failed + x.skipped + x.pending > 0);
+  const chart = {
+    labels: daily.map((x) => `${x.date.slice(8, 10)}.${x.date.slice(5, 7)}`),
+    datasets: [
+      { label: ru.dashboard.chartSent, data: daily.map((x) => x.sent), color: '#16a34a' },
+      { label: ru.dashboard.chartFailed, data: daily.map((x) => x.failed), color: '#dc2626' },
+      { label: ru.dashboard.chartSkipped, data: daily.map((x) => x.skipped), color: '#9ca3af' },
+      { label: ru.dashboard.chartPending, data: daily.map((x) => x.pending), color: '#f59e0b' },
+    ],
+  };
+  return (
+    <Card title={ru.dashboard.chart} id="chart-card">
+      {hasData ? (
+        <div class="chart-box">
+          <canvas id="daily-chart" data-chart={JSON.stringify(chart)} aria-label={ru.dashboard.chart} role="img"></canvas>
+        </div>
+      ) : <Empty text={ru.dashboard.noData} />}
+    </Card>
+  );
+}
+
+function Emergency(props: { page: StorePage }) {
+  const { page } = props;
+  return (
+    <Card title={ru.dashboard.emergency} id="emergency">
+      <div class="actions">
+        {page.store.sending_paused
+          ? <PostButton action={`${page.base}/resume`} csrf={page.csrf} label={ru.dashboard.resume} class="btn btn-primary" id="resume-sending" />
+          : <PostButton action={`${page.base}/pause`} csrf={page.csrf} label={ru.dashboard.pause} class="btn btn-warn" id="pause-sending" />}
+        <PostButton action={`${page.base}/cancel-queued`} csrf={page.csrf} label={ru.dashboard.cancelQueued} class="btn btn-danger" confirm={ru.dashboard.cancelConfirm} id="cancel-queued" />
+      </div>
+    </Card>
+  );
+}
