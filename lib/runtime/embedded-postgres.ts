@@ -104,11 +104,33 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logDir: 
   const layout = await layoutFor(options.dataDir);
   mkdirSync(options.dataDir, { recursive: true });
   mkdirSync(options.logDir, { recursive: true });
-  const spawnAs = layout.runAs ? { uid: layout.runAs.uid, gid: layout.runAs.gid } : {};
-  const passwordFile = path.join(options.dataDir, 'postgres-password');
-
   await stopLeftover(layout.pgdata, log);
+  const password = initClusterOnce(layout, options.dataDir, log);
+  const port = await choosePort(options.dataDir);
 
+  const logFd = openSync(path.join(options.logDir, 'postgres.log'), 'a');
+  const child: ChildProcess = spawn(path.join(layout.binDir, 'postgres'), [
+    '-D', layout.pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${layout.socketDir}`,
+  ], { ...spawnAsOf(layout), stdio: ['ignore', logFd, logFd], detached: true });
+
+  const credentials = `postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  await waitUntilReady(child, `postgres://${credentials}/postgres`, path.join(options.logDir, 'postgres.log'));
+  return {
+    databaseUrl: `postgres://${credentials}/${DATABASE_NAME}`,
+    port,
+    pid: child.pid ?? 0,
+    // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, data stays.
+    stop: () => stopChild(child, 'SIGINT', 20_000),
+  };
+}
+
+function spawnAsOf(layout: Layout): { uid?: number; gid?: number } {
+  return layout.runAs ? { uid: layout.runAs.uid, gid: layout.runAs.gid } : {};
+}
+
+/** initdb on the first start (scram password generated and kept beside the data); the password. */
+function initClusterOnce(layout: Layout, dataDir: string, log: (line: string) => void): string {
+  const passwordFile = path.join(dataDir, 'postgres-password');
   if (!existsSync(path.join(layout.pgdata, 'PG_VERSION'))) {
     log(`Initialising PostgreSQL data in ${layout.pgdata}`);
     mkdirSync(layout.pgdata, { recursive: true, mode: 0o700 });
@@ -121,46 +143,38 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logDir: 
     if (layout.runAs) chownSync(pwfile, layout.runAs.uid, layout.runAs.gid);
     const init = spawnSync(path.join(layout.binDir, 'initdb'), [
       `--pgdata=${layout.pgdata}`, '--username=postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C',
-    ], { ...spawnAs, encoding: 'utf8' });
+    ], { ...spawnAsOf(layout), encoding: 'utf8' });
     spawnSync('rm', ['-f', pwfile]);
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
-  const password = readFileSync(passwordFile, 'utf8').trim();
+  return readFileSync(passwordFile, 'utf8').trim();
+}
 
-  const portFile = path.join(options.dataDir, 'postgres-port');
+/** The port of the last run when it is still free (URLs in tools stay valid), never 5432. */
+async function choosePort(dataDir: string): Promise<number> {
+  const portFile = path.join(dataDir, 'postgres-port');
   const previous = existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : 0;
   const port = previous && previous !== 5432 && (await isPortFree(previous)) ? previous : await findFreePort({ avoid: [5432] });
   writeFileSync(portFile, String(port));
+  return port;
+}
 
-  const logFd = openSync(path.join(options.logDir, 'postgres.log'), 'a');
-  const child: ChildProcess = spawn(path.join(layout.binDir, 'postgres'), [
-    '-D', layout.pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${layout.socketDir}`,
-  ], { ...spawnAs, stdio: ['ignore', logFd, logFd], detached: true });
-
-  const databaseUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
-  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+/** Connects until PostgreSQL answers (creating our database the first time), or fails after 60 s. */
+async function waitUntilReady(child: ChildProcess, adminUrl: string, logFile: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`PostgreSQL exited with code ${child.exitCode}; see ${path.join(options.logDir, 'postgres.log')}`);
+    if (child.exitCode !== null) throw new Error(`PostgreSQL exited with code ${child.exitCode}; see ${logFile}`);
     const client = new pg.Client({ connectionString: adminUrl });
     try {
       await client.connect();
       const found = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
       if (found.rowCount === 0) await client.query(`create database ${DATABASE_NAME}`);
       await client.end();
-      break;
+      return;
     } catch (err) {
       await client.end().catch(() => undefined);
       if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within 60 s: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const pid = child.pid ?? 0;
-  return {
-    databaseUrl,
-    port,
-    pid,
-    // SIGINT is PostgreSQL's fast shutdown: open transactions roll back, data stays.
-    stop: () => stopChild(child, 'SIGINT', 20_000),
-  };
 }

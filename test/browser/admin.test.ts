@@ -165,9 +165,9 @@ describe('admin console in Chromium', () => {
     // ---- Configure WAHA → the session starts unpaired → QR while WAHA waits for a scan ----
     // WAHA restarts the session to apply the config: the admin confirms first.
     let confirmText = '';
+    // (The page-wide handler accepts it; this one only reads what the admin was asked.)
     page.once('dialog', (d) => {
       confirmText = d.message();
-      void d.accept();
     });
     await page.click('#configure-waha');
     await page.waitForSelector('#configure-result');
