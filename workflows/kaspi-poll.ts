@@ -1,14 +1,14 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { KaspiPollActivities } from '../activities/kaspi-poll.ts';
-import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from './config.ts';
+import { notificationStart } from './config.ts';
+import { notificationWorkflow } from './notification.ts';
 
 /**
  * Started by the store's Schedule (`kaspi-poll:<storeId>`, overlap SKIP). Polls Kaspi once, then
  * starts one notification workflow per queued row. Ids only in inputs, results and search
  * attributes: the Temporal UI shows them unencrypted.
  *
- * The child is started by type name, so this file does not depend on workflows/notification.ts.
  * Order: start all children at once, THEN record their ids with one activity. A run that dies in
  * between leaves rows `queued` without a workflow id; the next poll returns them again, the start
  * answers AlreadyStarted (REJECT_DUPLICATE also refuses a closed id), which counts as success, and
@@ -47,31 +47,19 @@ export async function kaspiPollWorkflow(input: { storeId: string }): Promise<Kas
   const queued = await pollKaspiStore({ storeId });
   let started = 0;
   let alreadyStarted = 0;
-  const startOne = (ref: (typeof queued)[number]) =>
-    startChild('notificationWorkflow', {
-      workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event),
-      args: [{ notificationId: ref.notificationId, storeId, orderCode: ref.orderCode, event: ref.event }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: StoreIdKey, value: storeId },
-        { key: OrderCodeKey, value: ref.orderCode },
-        { key: NotifyEventKey, value: ref.event },
-      ],
-    });
-
-  const results = await Promise.allSettled(queued.map(startOne));
+  const starts = queued.map((ref) => notificationStart({ notificationId: ref.notificationId, storeId, orderCode: ref.orderCode, event: ref.event }, { kind: 'first' }));
+  // ABANDON: the poll ends right after these starts, and the default (TERMINATE) would end the notifications with it.
+  const results = await Promise.allSettled(starts.map((start) => startChild(notificationWorkflow, { ...start, parentClosePolicy: ParentClosePolicy.ABANDON })));
   const marks: { notificationId: string; workflowId: string }[] = [];
   let failure: unknown;
   results.forEach((r, i) => {
-    const ref = queued[i]!;
     if (r.status === 'fulfilled') started++;
     else if (r.reason instanceof WorkflowExecutionAlreadyStartedError) alreadyStarted++;
     else {
       failure ??= r.reason;
       return;
     }
-    marks.push({ notificationId: ref.notificationId, workflowId: notifyWorkflowId(storeId, ref.orderCode, ref.event) });
+    marks.push({ notificationId: queued[i]!.notificationId, workflowId: starts[i]!.workflowId });
   });
   // An idle poll schedules nothing after pollKaspiStore: its history (and its bill) stays that short.
   if (marks.length) await markNotificationsStarted({ items: marks });

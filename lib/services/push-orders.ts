@@ -1,13 +1,12 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { notifications, orders, type NotifyEvent } from '../../drizzle/schema.ts';
-import { notifyWorkflowId, NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
 import type { AppContext } from '../context.ts';
 import type { KaspiOrder } from '../kaspi/orders.ts';
 import { requireStore, type Actor } from './access.ts';
 import { ValidationError } from './errors.ts';
 import { loggableError } from '../db/errors.ts';
+import { startNotificationWorkflow } from '../temporal/start-notification.ts';
 
 /**
  * Push ingestion (`POST /api/kaspi/orders/:storeId`) for a system that already fetches orders, in
@@ -173,27 +172,16 @@ export async function startQueuedNotifications(ctx: AppContext, storeId: string,
     .limit(options.limit ?? 200);
   const result: StartQueuedResult = { started: 0, alreadyStarted: 0, failed: 0 };
   for (const row of rows) {
-    const workflowId = notifyWorkflowId(storeId, row.orderCode, row.event);
+    let workflowId: string;
     try {
-      await ctx.temporal.workflow.start('notificationWorkflow', {
-        taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-        workflowId,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [{ notificationId: row.id, storeId, orderCode: row.orderCode, event: row.event }],
-        typedSearchAttributes: [
-          { key: StoreIdKey, value: storeId },
-          { key: OrderCodeKey, value: row.orderCode },
-          { key: NotifyEventKey, value: row.event },
-        ],
-      });
-      result.started++;
+      const start = await startNotificationWorkflow(ctx, { notificationId: row.id, storeId, orderCode: row.orderCode, event: row.event as NotifyEvent }, { kind: 'first' });
+      workflowId = start.workflowId;
+      if (start.alreadyStarted) result.alreadyStarted++;
+      else result.started++;
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        result.failed++;
-        ctx.logger.warn({ err: loggableError(err), storeId, notificationId: row.id }, 'starting a notification workflow failed; the next poll retries');
-        continue;
-      }
-      result.alreadyStarted++;
+      result.failed++;
+      ctx.logger.warn({ err: loggableError(err), storeId, notificationId: row.id }, 'starting a notification workflow failed; the next poll retries');
+      continue;
     }
     await ctx.db.update(notifications).set({ workflowId, updatedAt: ctx.now() })
       .where(and(eq(notifications.id, row.id), isNull(notifications.workflowId)));

@@ -1,11 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, count, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { messageAttempts, notifications, templates, type NotifyEvent } from '../../drizzle/schema.ts';
-import { NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
+import { resendWorkflowId } from '../../workflows/config.ts';
 import type { NotificationInput } from '../../workflows/notification.ts';
 import type { AppContext } from '../context.ts';
 import { isFresh } from '../kaspi/events.ts';
 import { reopenNotification } from '../notifications/status.ts';
+import { startNotificationWorkflow } from '../temporal/start-notification.ts';
 
 /**
  * Resend (issue 5 item 3): a new attempt for a notification that ended `failed` or `undelivered`
@@ -49,8 +49,6 @@ export interface ResendOptions {
   /** Who asked: written into the `resend` message_event (e.g. 'cli', 'admin:<userId>'). */
   requestedBy?: string;
 }
-
-export const resendWorkflowId = (notificationId: string, n: number): string => `resend:${notificationId}:${n}`;
 
 export async function resendOne(ctx: AppContext, notificationId: string, options: ResendOptions = {}): Promise<ResendOneResult> {
   const [row] = await ctx.db
@@ -103,18 +101,9 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
 
   const input: NotificationInput = { notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, ...(options.timing ? { timing: options.timing } : {}) };
   try {
-    await ctx.temporal.workflow.start('notificationWorkflow', {
-      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [
-        { key: StoreIdKey, value: n.storeId },
-        { key: OrderCodeKey, value: n.orderCode },
-        { key: NotifyEventKey, value: n.event },
-      ],
-    });
+    const { alreadyStarted } = await startNotificationWorkflow(ctx, input, { kind: 'resend', attemptsBefore: attempts });
+    if (alreadyStarted) return { notificationId, result: 'skipped', reason: 'in_progress' };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { notificationId, result: 'skipped', reason: 'in_progress' };
     // Nothing will send it: put the notification back as it was, so it can be resent later.
     await reopenNotification(ctx.db, {
       notificationId,

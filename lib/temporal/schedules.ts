@@ -5,12 +5,15 @@ import {
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
+  type ScheduleOptionsStartWorkflowAction,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { stores } from '../../drizzle/schema.ts';
-import { POLL_SCHEDULE_PREFIX, RECONCILE_SCHEDULE_ID, pollScheduleId, pollWorkflowId, StoreIdKey } from '../../workflows/config.ts';
+import { POLL_SCHEDULE_PREFIX, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW_ID, pollScheduleId, pollStart } from '../../workflows/config.ts';
+import { kaspiPollWorkflow } from '../../workflows/kaspi-poll.ts';
+import { reconcileSchedulesWorkflow } from '../../workflows/reconcile-schedules.ts';
 
 /**
  * The database is the truth about which stores poll Kaspi and how often; Temporal Schedules are
@@ -44,17 +47,15 @@ export async function desiredPollSchedules(db: Db, storeId?: string): Promise<De
   });
 }
 
-function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions {
+function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof kaspiPollWorkflow>> {
   return {
     scheduleId: pollScheduleId(d.storeId),
     spec: { intervals: [{ every: `${d.intervalSeconds}s` }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'kaspiPollWorkflow',
-      workflowId: pollWorkflowId(d.storeId),
+      workflowType: kaspiPollWorkflow,
       taskQueue,
-      args: [{ storeId: d.storeId }],
-      typedSearchAttributes: [{ key: StoreIdKey, value: d.storeId }],
+      ...pollStart(d.storeId),
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${d.intervalSeconds}s` },
     state: { paused: d.paused, note: d.note },
@@ -124,7 +125,7 @@ export async function ensureReconcileSchedule(client: Client, taskQueue: string)
     await client.schedule.create({
       scheduleId: RECONCILE_SCHEDULE_ID,
       spec: { intervals: [{ every: '5m' }] },
-      action: { type: 'startWorkflow', workflowType: 'reconcileSchedulesWorkflow', workflowId: 'reconcile-schedules-run', taskQueue, args: [] },
+      action: { type: 'startWorkflow', workflowType: reconcileSchedulesWorkflow, workflowId: RECONCILE_WORKFLOW_ID, taskQueue, args: [] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '5m' },
     });
   } catch (err) {

@@ -28,8 +28,9 @@ import { startDevServer } from '../../lib/runtime/temporal-dev-server.ts';
 import { startWorker } from '../../lib/temporal/worker.ts';
 import { startKaspiSimulator } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator } from '../../simulators/waha/server.ts';
-import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notificationStart, pollStart } from '../../workflows/config.ts';
+import { kaspiPollWorkflow } from '../../workflows/kaspi-poll.ts';
+import { notificationWorkflow, type NotificationInput } from '../../workflows/notification.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
 import { connectWhatsAppStore } from '../support/whatsapp-store.ts';
@@ -71,19 +72,11 @@ function connectedStore(sender: Parameters<typeof connectWhatsAppStore>[1]['send
 
 /** Starts the notification workflow as the poll would; returns its id and result promise. */
 function startNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {
-  const workflowId = notifyWorkflowId(storeId, n.orderCode, n.event);
   const input: NotificationInput = { notificationId: n.id, storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, timing };
+  const start = notificationStart(input, { kind: 'first' });
+  const { workflowId } = start;
   const run = ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id)).then(() =>
-    ctx.temporal.workflow.execute('notificationWorkflow', {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [
-        { key: StoreIdKey, value: storeId },
-        { key: OrderCodeKey, value: n.orderCode },
-        { key: NotifyEventKey, value: n.event },
-      ],
-    }),
+    ctx.temporal.workflow.execute(notificationWorkflow, { taskQueue: config.TEMPORAL_TASK_QUEUE, ...start }),
   );
   return { workflowId, run };
 }
@@ -111,8 +104,9 @@ async function recordPoll(name: string): Promise<void> {
   });
   kaspiSim.state.createOrder({ creationDate: Date.now() - 10 * 60_000 });
   kaspiSim.state.createOrder({ state: 'PICKUP', status: 'ACCEPTED_BY_MERCHANT', creationDate: Date.now() - 5 * 60_000 });
-  const workflowId = `kaspi-poll-run:${store.id}`;
-  const result = await ctx.temporal.workflow.execute('kaspiPollWorkflow', { taskQueue: config.TEMPORAL_TASK_QUEUE, workflowId, args: [{ storeId: store.id }], typedSearchAttributes: [{ key: StoreIdKey, value: store.id }] });
+  const start = pollStart(store.id);
+  const { workflowId } = start;
+  const result = await ctx.temporal.workflow.execute(kaspiPollWorkflow, { taskQueue: config.TEMPORAL_TASK_QUEUE, ...start });
   say(`  poll result ${JSON.stringify(result)}`);
   await save(name, workflowId);
   const rows = await ctx.db.select().from(notifications).where(eq(notifications.storeId, store.id));
