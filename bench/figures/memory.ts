@@ -3,8 +3,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import { notifications, orders } from '../../drizzle/schema.ts';
 import { signWebhook, WEBHOOK_HEADERS } from '../../lib/waha/webhooks.ts';
-import { notifyWorkflowId, NotifyEventKey, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notificationStart, notifyWorkflowId } from '../../workflows/config.ts';
+import { notificationWorkflow, type NotificationInput } from '../../workflows/notification.ts';
 import { createStores, nextPhone, pool, statusCounts, webhookSecret } from '../lib/fixtures.ts';
 import { startWorkerProcess, type BenchEnv } from '../lib/env.ts';
 import { round, rssMb, sleep, waitFor } from '../lib/stats.ts';
@@ -68,12 +68,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
     await pool(items, 40, async (c) => {
       if (Date.now() > budgetEnd) return;
       const input: NotificationInput = { notificationId: c.id, storeId: c.storeId, orderCode: c.code, event: 'new', timing: { serverAckWaitMs: HOLD_MS, deviceAckWaitMs: HOLD_MS } };
-      await env.ctx.temporal.workflow.start('notificationWorkflow', {
-        taskQueue: 'bench-memory',
-        workflowId: notifyWorkflowId(c.storeId, c.code, 'new'),
-        args: [input],
-        typedSearchAttributes: [{ key: StoreIdKey, value: c.storeId }, { key: OrderCodeKey, value: c.code }, { key: NotifyEventKey, value: 'new' }],
-      });
+      await env.ctx.temporal.workflow.start(notificationWorkflow, { taskQueue: 'bench-memory', ...notificationStart(input, { kind: 'first' }) });
       started++;
     });
     const startSeconds = (Date.now() - t0) / 1000;
