@@ -38,6 +38,7 @@ import { applyPendingAcks, recordAck } from '../lib/notifications/acks.ts';
 import { wakeWaiting } from '../lib/notifications/wake.ts';
 import { applyStatus, FINAL_STATUSES, reopenNotification, setWaitingReason } from '../lib/notifications/status.ts';
 import { learnLidBeforeSend } from '../lib/buyers/lids.ts';
+import { ru } from '../lib/i18n/messages.ts';
 import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
@@ -62,39 +63,8 @@ export type SendResult =
 
 export type LookupResult = { found: 'sent' } | { found: 'absent' } | { found: 'unknown' };
 
-/** Russian reasons shown in the admin's message log. */
-const REASONS: Record<string, string> = {
-  expired: 'Событие устарело: сообщение больше не актуально',
-  stale: 'Заказ изменился: сообщение больше не соответствует его состоянию',
-  no_active_template: 'Нет активного шаблона для этого события',
-  store_disabled: 'Магазин отключён',
-  no_whatsapp: 'WhatsApp не настроен для магазина',
-  opted_out: 'Покупатель отказался от сообщений',
-  not_on_whatsapp: 'Номер не зарегистрирован в WhatsApp',
-  invalid_phone: 'Некорректный номер телефона',
-  not_mobile: 'Номер не мобильный',
-  not_kz: 'Номер не казахстанский',
-  render_failed: 'Не удалось подставить данные в шаблон',
-  cold_outreach_refused: 'WhatsApp отклонил первое сообщение этому покупателю (ошибка 463)',
-  waha_rejected: 'WAHA отклонил запрос',
-  outcome_unknown: 'Неизвестно, было ли сообщение отправлено: проверьте чат и при необходимости отправьте повторно',
-  undelivered: 'Сообщение не доставлено на телефон покупателя за 24 часа',
-  cancelled_by_admin: 'Отменено администратором',
-  ack_error: 'WhatsApp сообщил об ошибке доставки',
-};
-const WAIT_REASONS: Record<WaitReason, string> = {
-  paused: 'Отправка приостановлена администратором',
-  gap: 'Ожидает своей очереди (интервал между сообщениями)',
-  quiet_hours: 'Ожидает окончания тихих часов',
-  daily_cap: 'Достигнут дневной лимит сообщений',
-  buyer_daily_limit: 'Достигнут дневной лимит сообщений этому покупателю',
-  session_not_working: 'WhatsApp не подключён: отсканируйте QR-код в настройках',
-  session_unknown: 'Проверяется состояние WhatsApp',
-  acks_stalled: 'WhatsApp не подтверждает последние сообщения: очередь удержана до восстановления',
-  waha_unauthorized: 'Неверный API-ключ WAHA: проверьте настройки',
-  waha_unreachable: 'Сервер WAHA недоступен',
-};
-export const reasonText = (code: string): string => REASONS[code] ?? code;
+/** The Russian reason shown in the admin's message log (lib/i18n/messages.ts). */
+export const reasonText = (code: string): string => ru.reasons[code] ?? code;
 
 export interface NotificationDeps {
   wahaClientFor?: (sender: typeof senders.$inferSelect, apiKey: string | null) => WahaClient;
@@ -619,7 +589,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
   }
 
   async function waitFor(notificationId: string, reason: WaitReason, retryAt: Date | null): Promise<SendResult> {
-    await setWaitingReason(ctx.db, notificationId, reason, WAIT_REASONS[reason], retryAt);
+    await setWaitingReason(ctx.db, notificationId, reason, ru.waitReasons[reason] ?? reason, retryAt);
     return { result: 'wait', reason, retryAt: retryAt?.getTime() ?? null };
   }
 

@@ -1,13 +1,13 @@
 import { desc, eq, sql } from 'drizzle-orm';
 import { messageAttempts } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
+import { ru } from '../i18n/messages.ts';
 import { applyStatus, statusForAck } from './status.ts';
 
 /**
  * WhatsApp acks, from the webhook or from a lookup: the attempt keeps the highest ack, and the
  * notification's status moves through the one monotonic writer.
  */
-const ACK_ERROR_REASON = 'WhatsApp сообщил об ошибке доставки';
 
 /**
  * Records an ack on the attempt (highest wins; ERROR only before DEVICE) and moves the status. A
@@ -30,7 +30,7 @@ export async function recordAck(ctx: { db: Pick<Db, 'execute'>; now: () => Date 
     notificationId,
     to,
     reasonCode: to === 'failed' ? 'ack_error' : null,
-    reason: to === 'failed' ? ACK_ERROR_REASON : null,
+    reason: to === 'failed' ? ru.reasons.ack_error ?? null : null,
     source,
     at: ctx.now(),
     ...(to === 'failed' ? { onlyFrom: ['sent', 'undelivered'] as const } : {}),

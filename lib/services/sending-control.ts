@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
+import { ru } from '../i18n/messages.ts';
 import { applyStatus } from '../notifications/status.ts';
 import { wakeWaiting } from '../notifications/wake.ts';
 import { requireStore, type Actor } from './access.ts';
@@ -43,7 +44,7 @@ export async function cancelQueued(ctx: AppContext, actor: Actor, storeId: unkno
       notificationId: id,
       to: 'skipped',
       reasonCode: CANCELLED_BY_ADMIN,
-      reason: 'Отменено администратором',
+      reason: ru.reasons[CANCELLED_BY_ADMIN] ?? null,
       source: 'admin',
       at: ctx.now(),
     });
