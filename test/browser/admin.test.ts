@@ -11,10 +11,10 @@ import { createStore as createStoreService } from '../../lib/services/stores.ts'
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
 import { SAMPLE_ORDER, tryRenderTemplate } from '../../lib/templates/render.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
-import { NotifyEventKey, notifyWorkflowId, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notifyWorkflowId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
+import { runNotification } from '../support/whatsapp-store.ts';
 
 /**
  * The admin console in Debian's Chromium against the real web app, worker, PostgreSQL, Temporal and
@@ -208,14 +208,7 @@ describe('admin console in Chromium', () => {
     const order = sampleOrder();
     const n = await queueNotification(ctx, storeId, order, 'new');
     const workflowId = notifyWorkflowId(storeId, order.code, 'new');
-    await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
-    const input: NotificationInput = { notificationId: n.id, storeId, orderCode: order.code, event: 'new', timing: { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 500 } };
-    await ctx.temporal.workflow.execute('notificationWorkflow', {
-      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [{ key: StoreIdKey, value: storeId }, { key: OrderCodeKey, value: order.code }, { key: NotifyEventKey, value: 'new' }],
-    });
+    await runNotification(ctx, storeId, { id: n.id, orderCode: order.code, event: 'new' }, { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 500 });
     await eventually(async () => (await ctx.db.select({ s: notifications.status }).from(notifications).where(eq(notifications.id, n.id)))[0]?.s === 'read');
 
     await page.click('nav a:has-text("Сообщения")');

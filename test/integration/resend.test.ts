@@ -6,15 +6,14 @@ import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningWeb } from '../../api/server.ts';
-import { messageAttempts, messageEvents, notifications, type NotifyEvent } from '../../drizzle/schema.ts';
+import { messageAttempts, messageEvents, notifications } from '../../drizzle/schema.ts';
 import { resendNotifications, resendOne } from '../../lib/services/resend.ts';
 import type { WahaSimulator } from '../../simulators/waha/server.ts';
-import { NotifyEventKey, OrderCodeKey, StoreIdKey, notifyWorkflowId } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notificationWorkflow } from '../../workflows/notification.ts';
 import { TEST_APP_SECRET, type TestContext } from '../support/context.ts';
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
-import { connectWhatsAppStore, startWhatsAppHarness } from '../support/whatsapp.ts';
+import { connectWhatsAppStore, runNotification as runShared, startWhatsAppHarness } from '../support/whatsapp.ts';
 
 /** Resend on the real Temporal server and PostgreSQL, against the WAHA simulator and our web app. */
 let ctx: TestContext;
@@ -37,16 +36,8 @@ function connectedStore() {
   return connectWhatsAppStore(ctx, { waha, webUrl: web.url, apiKey: API_KEY, webhookSecret: SECRET, templates: { new: 'Заказ №{order_num} принят.' } });
 }
 
-async function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {
-  const workflowId = notifyWorkflowId(storeId, n.orderCode, n.event);
-  await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
-  const input: NotificationInput = { notificationId: n.id, storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, timing };
-  return ctx.temporal.workflow.execute('notificationWorkflow', {
-    taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [input],
-    typedSearchAttributes: [{ key: StoreIdKey, value: storeId }, { key: OrderCodeKey, value: n.orderCode }, { key: NotifyEventKey, value: n.event }],
-  });
+function runNotification(storeId: string, n: { id: string; orderCode: string; event: string }, timing = FAST) {
+  return runShared(ctx, storeId, n, timing);
 }
 
 const statusOf = async (id: string) => (await ctx.db.select().from(notifications).where(eq(notifications.id, id)))[0]!.status;
@@ -130,7 +121,7 @@ describe('resend of a row whose workflow still runs', () => {
     const n = await queueNotification(ctx, store.id, order, 'new');
     // A run that is still waiting (on a queue no worker serves), as after an ERROR ack mid-wait.
     const previousId = `stale-${n.id}`;
-    await ctx.temporal.workflow.start('notificationWorkflow', {
+    await ctx.temporal.workflow.start(notificationWorkflow, {
       taskQueue: `nobody-${n.id}`,
       workflowId: previousId,
       args: [{ notificationId: n.id, storeId: store.id, orderCode: order.code, event: 'new' }],

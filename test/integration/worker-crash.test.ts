@@ -2,16 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
-import { messageAttempts, notifications } from '../../drizzle/schema.ts';
+import { messageAttempts } from '../../drizzle/schema.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
 import { WahaClient } from '../../lib/waha/client.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
-import { notifyWorkflowId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, TEST_APP_SECRET, type TestContext } from '../support/context.ts';
 import { createSender, createStore, createTemplate, queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
-import { ENGINE_PROFILES, SIM_SECOND_MS } from '../support/whatsapp-store.ts';
+import { ENGINE_PROFILES, SIM_SECOND_MS, startNotification } from '../support/whatsapp-store.ts';
 
 /**
  * A worker killed (SIGKILL) while WAHA is sending: the message did leave, our row says "sending".
@@ -68,13 +67,7 @@ describe.each(ENGINE_PROFILES.map((p) => [p.name, p] as const))('worker killed m
 
     // WAHA stores the message, then takes 60 s to answer: the worker dies while it waits.
     waha.state.injectFault({ type: 'slow_500_after_send', delayMs: 60_000 }, { op: 'sendText' });
-    const workflowId = notifyWorkflowId(store.id, order.code, 'new');
-    await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
-    const handle = await ctx.temporal.workflow.start('notificationWorkflow', {
-      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-      workflowId,
-      args: [{ notificationId: n.id, storeId: store.id, orderCode: order.code, event: 'new', timing: { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 200 } }],
-    });
+    const handle = await startNotification(ctx, store.id, { id: n.id, orderCode: order.code, event: 'new' }, { serverAckWaitMs: 3_000, deviceAckWaitMs: 5_000, ambiguousLookupDelayMs: 200 });
     await eventually(async () => waha!.state.messages('77011234567@c.us').length === 1, 20_000);
     child.kill('SIGKILL');
     // The HTTP answer never came; the message.any echo may already have proven the send.

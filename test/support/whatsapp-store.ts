@@ -2,8 +2,8 @@ import type { AppContext } from '../../lib/context.ts';
 import { WahaClient } from '../../lib/waha/client.ts';
 import { eq } from 'drizzle-orm';
 import { notifications, type NotifyEvent } from '../../drizzle/schema.ts';
-import { NotifyEventKey, notifyWorkflowId, OrderCodeKey, StoreIdKey } from '../../workflows/config.ts';
-import type { NotificationInput } from '../../workflows/notification.ts';
+import { notificationStart } from '../../workflows/config.ts';
+import { notificationWorkflow, type NotificationInput } from '../../workflows/notification.ts';
 import type { SimEngine, WahaSimulator } from '../../simulators/waha/server.ts';
 import { eventually } from './eventually.ts';
 import { createSender, createStore, createTemplate } from './fixtures.ts';
@@ -69,19 +69,15 @@ export async function connectWhatsAppStore(
 }
 
 
-/** Starts the notification workflow as the poll does (id, search attributes) and waits for its outcome. */
+/** Starts the notification workflow as the poll does (workflows/config.ts notificationStart), recording its id on the row. */
+export async function startNotification(ctx: AppContext, storeId: string, n: { id: string; orderCode: string; event: string }, timing: NotificationInput['timing']) {
+  const input: NotificationInput = { notificationId: n.id, storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, ...(timing ? { timing } : {}) };
+  const start = notificationStart(input, { kind: 'first' });
+  await ctx.db.update(notifications).set({ workflowId: start.workflowId }).where(eq(notifications.id, n.id));
+  return ctx.temporal.workflow.start(notificationWorkflow, { taskQueue: ctx.config.TEMPORAL_TASK_QUEUE, ...start });
+}
+
+/** The same, waiting for the workflow's outcome. */
 export async function runNotification(ctx: AppContext, storeId: string, n: { id: string; orderCode: string; event: string }, timing: NotificationInput['timing']) {
-  const workflowId = notifyWorkflowId(storeId, n.orderCode, n.event);
-  await ctx.db.update(notifications).set({ workflowId }).where(eq(notifications.id, n.id));
-  const input: NotificationInput = { notificationId: n.id, storeId, orderCode: n.orderCode, event: n.event as NotifyEvent, timing };
-  return ctx.temporal.workflow.execute('notificationWorkflow', {
-    taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [input],
-    typedSearchAttributes: [
-      { key: StoreIdKey, value: storeId },
-      { key: OrderCodeKey, value: n.orderCode },
-      { key: NotifyEventKey, value: n.event },
-    ],
-  });
+  return (await startNotification(ctx, storeId, n, timing)).result();
 }
