@@ -108,9 +108,11 @@ export interface SimMe {
 export interface MessageView {
   id: string;
   keyId: string;
+  /** `77011234567@c.us`, or `245896994390182@lid` for a buyer who writes from a LID. */
   chatId: string;
   fromMe: boolean;
   body: string;
+  /** Unix seconds, as WhatsApp reports it. */
   timestamp: number;
   ack: number;
   source: 'api' | 'app';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   digitsOf, environment, isLid, meInfo, newKeyId, newLid, sendResponse, toChatId, toJid, waMessage, ackName,
   type SimEngine, type SimMe,
+  type MessageView,
 } from './engines.ts';
 import { WebhookDispatcher, type SimWebhookDelivery, type WebhookConfig } from './webhooks.ts';
 
@@ -74,18 +75,9 @@ interface ArmedFault {
   remaining: number;
 }
 
-export interface SimMessage {
-  id: string;
-  keyId: string;
+/** A stored message: what an engine renders, plus the session it belongs to. */
+export interface SimMessage extends MessageView {
   session: string;
-  /** `77011234567@c.us`, or `245896994390182@lid` for a buyer who writes from a LID. */
-  chatId: string;
-  fromMe: boolean;
-  body: string;
-  /** Unix seconds, as WhatsApp reports it. */
-  timestamp: number;
-  ack: number;
-  source: 'api' | 'app';
 }
 
 export interface SimRequest {
