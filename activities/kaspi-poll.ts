@@ -1,5 +1,5 @@
 /**
- * The Kaspi poll (DESIGN "Kaspi", "Events", "Workflows"): read a store's orders from the Shop API,
+ * The Kaspi poll (docs/architecture.md steps 1–2, docs/contracts/kaspi.md): read a store's orders from the Shop API,
  * then in ONE transaction upsert `orders`, insert the `notifications` rows the planner asks for and
  * move the store's cursor. The poll workflow starts one notification workflow per returned id.
  *
@@ -94,7 +94,7 @@ interface PreviousRow {
 }
 
 /** Heartbeats only make sense inside an activity; called directly (scripts), they are no-ops. */
-function heartbeater(): (details: Record<string, unknown>) => void {
+function heartbeater(): Heartbeat {
   let context: Context | null = null;
   try {
     context = Context.current();
@@ -115,6 +115,143 @@ function readableKaspiError(error: KaspiError): string {
   if (error instanceof KaspiProtocolError) return `Kaspi ответил в неожиданном формате, повтор позже: ${error.message}`;
   if (error instanceof KaspiBadRequestError) return `Kaspi отклонил запрос: ${error.message}`;
   return `Kaspi недоступен, повтор позже: ${error.message}`;
+}
+
+type Heartbeat = (details: Record<string, unknown>) => void;
+type Tx = Parameters<Parameters<AppContext['db']['transaction']>[0]>[0];
+
+interface KaspiRead {
+  seen: Map<string, KaspiOrder>;
+  rejected: RejectedOrder[];
+  /** Held open, looked up by code, and unknown to Kaspi. */
+  closedUnknown: string[];
+  heldOpen: HeldOpenOrder[];
+}
+
+/**
+ * The events with an active template, and the longest delay among each event's variants: the
+ * planner's freshness follows the longest (it would otherwise expire a review request whose
+ * variant waits longer).
+ */
+async function activeTemplates(tx: Tx, storeId: string): Promise<{ activeTemplateEvents: Set<NotifyEvent>; templateDelayMinutes: Partial<Record<NotifyEvent, number>> }> {
+  const rows = await tx
+    .select({ event: templates.event, delay: max(templates.delayMinutes) })
+    .from(templates)
+    .where(and(eq(templates.storeId, storeId), eq(templates.isActive, true), isNull(templates.deletedAt)))
+    .groupBy(templates.event);
+  const templateDelayMinutes: Partial<Record<NotifyEvent, number>> = {};
+  for (const t of rows) templateDelayMinutes[t.event as NotifyEvent] = t.delay ?? 0;
+  return { activeTemplateEvents: new Set(rows.map((t) => t.event as NotifyEvent)), templateDelayMinutes };
+}
+
+/** What we knew of these orders before this poll: their last state and the events already recorded. */
+async function knownOrders(tx: Tx, storeId: string, codes: string[]): Promise<{ previous: Map<string, PreviousRow>; recorded: Map<string, NotifyEvent[]> }> {
+  const previous = new Map<string, PreviousRow>();
+  const recorded = new Map<string, NotifyEvent[]>();
+  for (let i = 0; i < codes.length; i += 1000) {
+    const chunk = codes.slice(i, i + 1000);
+    const prevRows = await tx
+      .select({
+        code: orders.code,
+        state: orders.state,
+        status: orders.status,
+        courierTransmissionDate: sql<string | null>`${orders.snapshot}->>'courierTransmissionDate'`,
+        lastSeenAt: orders.lastSeenAt,
+      })
+      .from(orders)
+      .where(and(eq(orders.storeId, storeId), inArray(orders.code, chunk)));
+    for (const p of prevRows) {
+      const ctd = p.courierTransmissionDate === null ? null : Number(p.courierTransmissionDate);
+      previous.set(p.code, { state: p.state, status: p.status, courierTransmissionDate: Number.isFinite(ctd) ? ctd : null, lastSeenAt: p.lastSeenAt });
+    }
+    const eventRows = await tx
+      .select({ code: notifications.orderCode, event: notifications.event })
+      .from(notifications)
+      .where(and(eq(notifications.storeId, storeId), inArray(notifications.orderCode, chunk)));
+    for (const e of eventRows) recorded.set(e.code, [...(recorded.get(e.code) ?? []), e.event as NotifyEvent]);
+  }
+  return { previous, recorded };
+}
+
+/** The rows this poll writes: every order it read, and the notifications the planner asks for. */
+function planRows(input: {
+  storeId: string;
+  read: KaspiRead;
+  known: { previous: Map<string, PreviousRow>; recorded: Map<string, NotifyEvent[]> };
+  fetchedAt: Date;
+  storeEnabled: boolean;
+  activeTemplateEvents: Set<NotifyEvent>;
+  templateDelayMinutes: Partial<Record<NotifyEvent, number>>;
+}) {
+  const { storeId, fetchedAt } = input;
+  const orderRows: (typeof orders.$inferInsert)[] = [];
+  const notificationRows: (typeof notifications.$inferInsert)[] = [];
+  let stale = 0;
+  for (const order of input.read.seen.values()) {
+    const prev = input.known.previous.get(order.code);
+    // A racing poll that read Kaspi later already wrote this order: ours is older news.
+    if (prev && prev.lastSeenAt.getTime() > fetchedAt.getTime()) {
+      stale++;
+      continue;
+    }
+    const open = isOpenState(order.state);
+    orderRows.push({
+      storeId, code: order.code, kaspiId: order.kaspiId, state: order.state, status: order.status, snapshot: order, source: 'poll',
+      creationDate: new Date(order.creationDate), firstSeenAt: fetchedAt, lastSeenAt: fetchedAt, isOpen: open, closedAt: open ? null : fetchedAt,
+    });
+    const planned: PlannedNotification[] = planNotifications({
+      now: fetchedAt,
+      previous: prev ? { state: prev.state, status: prev.status, courierTransmissionDate: prev.courierTransmissionDate, events: input.known.recorded.get(order.code) ?? [] } : null,
+      order,
+      storeEnabled: input.storeEnabled,
+      activeTemplateEvents: input.activeTemplateEvents,
+      templateDelayMinutes: input.templateDelayMinutes,
+    });
+    for (const p of planned) {
+      notificationRows.push({
+        storeId, orderCode: order.code, event: p.event, status: p.status, reasonCode: p.reasonCode,
+        reason: p.reasonCode === null ? null : (REASON_TEXT[p.reasonCode] ?? null), eventAt: p.eventAt,
+      });
+    }
+  }
+  return { orderRows, notificationRows, stale };
+}
+
+/** Newer news wins: a row written by a poll that read Kaspi later is not overwritten. */
+async function upsertOrders(tx: Tx, rows: (typeof orders.$inferInsert)[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await tx
+      .insert(orders)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoUpdate({
+        target: [orders.storeId, orders.code],
+        set: {
+          kaspiId: sql`excluded.kaspi_id`,
+          state: sql`excluded.state`,
+          status: sql`excluded.status`,
+          snapshot: sql`excluded.snapshot`,
+          creationDate: sql`excluded.creation_date`,
+          lastSeenAt: sql`excluded.last_seen_at`,
+          isOpen: sql`excluded.is_open`,
+          closedAt: sql`case when excluded.is_open then null else coalesce(${orders.closedAt}, excluded.closed_at) end`,
+        },
+        setWhere: sql`${orders.lastSeenAt} <= excluded.last_seen_at`,
+      });
+  }
+}
+
+/** The unique (store, order, event) key is the guard against a second notification: conflicts are skipped. */
+async function insertNotifications(tx: Tx, rows: (typeof notifications.$inferInsert)[]): Promise<number> {
+  let inserted = 0;
+  for (let i = 0; i < rows.length; i += 500) {
+    const out = await tx
+      .insert(notifications)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoNothing({ target: [notifications.storeId, notifications.orderCode, notifications.event] })
+      .returning({ id: notifications.id });
+    inserted += out.length;
+  }
+  return inserted;
 }
 
 export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps = {}) {
@@ -171,6 +308,115 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
     throw error;
   }
 
+  /** The store and its decrypted token, or null when it is not to be polled (missing, off, no or rejected token). */
+  async function loadPollableStore(storeId: string): Promise<{ store: typeof stores.$inferSelect; token: string } | null> {
+    const [store] = await ctx.db.select().from(stores).where(eq(stores.id, storeId));
+    if (!store || !store.enabled || store.kaspiTokenEnc === null || store.tokenRejected) {
+      ctx.logger.info({ storeId, found: store !== undefined }, 'store not polled (missing, disabled, without a token or token rejected)');
+      return null;
+    }
+    try {
+      return { store, token: ctx.secrets.decrypt(store.kaspiTokenEnc) };
+    } catch (error) {
+      if (!(error instanceof SecretDecryptError)) throw error;
+      await recordPollError(storeId, 'Не удалось расшифровать токен Kaspi (изменился APP_SECRET?): сохраните токен заново.');
+      throw ApplicationFailure.nonRetryable('cannot decrypt the store token', 'KaspiTokenUnreadable');
+    }
+  }
+
+  /** Everything Kaspi says in one poll: (a) new orders, (b) held open ones re-read by state, (c) vanished ones by code. */
+  async function readFromKaspi(client: KaspiClient, storeId: string, window: { createdFrom: number; createdTo: number }, heartbeat: Heartbeat): Promise<KaspiRead> {
+    const log = ctx.logger.child({ storeId });
+    const read: KaspiRead = { seen: new Map(), rejected: [], closedUnknown: [], heldOpen: [] };
+    const onPage = (phase: string) => (info: OrdersPageInfo) => {
+      heartbeat({ phase, window: info.window, page: info.page, pageCount: info.pageCount });
+      for (const r of info.rejected) log.warn({ orderCode: r.code, kaspiId: r.kaspiId }, 'malformed Kaspi order skipped');
+    };
+    // (a) Orders created since the cursor minus the overlap (the first poll: since connecting
+    // minus the look-back).
+    const fresh = await client.listOrders({ createdFrom: window.createdFrom, createdTo: window.createdTo, onPage: onPage('new') });
+    for (const order of fresh.orders) read.seen.set(order.code, order);
+    read.rejected.push(...fresh.rejected);
+    await rereadHeldOpen(client, storeId, window.createdTo, read, onPage);
+    await lookUpVanished(client, read, heartbeat, log);
+    return read;
+  }
+
+  /**
+   * (b) Orders we hold open, re-read by state back to the oldest of them: Kaspi filters by creation
+   * date only, so this is how old orders' state changes are seen. Only codes we hold count: an
+   * unknown order found here predates the look-back and is not news.
+   */
+  async function rereadHeldOpen(client: KaspiClient, storeId: string, createdTo: number, read: KaspiRead, onPage: (phase: string) => (info: OrdersPageInfo) => void): Promise<void> {
+    read.heldOpen = await ctx.db
+      .select({ code: orders.code, creationDate: orders.creationDate })
+      .from(orders)
+      .where(and(eq(orders.storeId, storeId), eq(orders.isOpen, true)))
+      .orderBy(asc(orders.creationDate));
+    const heldCodes = new Set(read.heldOpen.map((o) => o.code));
+    const oldest = read.heldOpen[0];
+    if (!oldest) return;
+    const from = Math.min(oldest.creationDate.getTime(), createdTo);
+    for (const state of REREAD_STATES) {
+      const reread = await client.listOrders({ createdFrom: from, createdTo, state, onPage: onPage(`reread:${state}`) });
+      for (const order of reread.orders) if (heldCodes.has(order.code) && !read.seen.has(order.code)) read.seen.set(order.code, order);
+      read.rejected.push(...reread.rejected.filter((r) => r.code === null || heldCodes.has(r.code)));
+    }
+  }
+
+  /** (c) Open orders that left the open states: each looked up by code to learn how it ended. */
+  async function lookUpVanished(client: KaspiClient, read: KaspiRead, heartbeat: Heartbeat, log: AppContext['logger']): Promise<void> {
+    const missing = read.heldOpen.filter((o) => !read.seen.has(o.code)).map((o) => o.code);
+    if (missing.length > MAX_LOOKUPS_PER_POLL) log.info({ missing: missing.length }, 'more vanished open orders than one poll looks up');
+    for (const [i, code] of missing.slice(0, MAX_LOOKUPS_PER_POLL).entries()) {
+      heartbeat({ phase: 'lookup', done: i, of: Math.min(missing.length, MAX_LOOKUPS_PER_POLL) });
+      try {
+        const order = await client.getOrderByCode(code);
+        if (order) read.seen.set(code, order);
+        else read.closedUnknown.push(code);
+      } catch (error) {
+        // One malformed order must not block the store's polls; the client names it so.
+        if (!(error instanceof KaspiProtocolError && error.message.includes(`order ${code} is malformed`))) throw error;
+        log.warn({ orderCode: code }, 'malformed Kaspi order skipped');
+        read.rejected.push({ kaspiId: null, code, reason: error.message.replace(/^Kaspi order \S+ is malformed: /, '') });
+      }
+    }
+  }
+
+  /**
+   * The one transaction of a poll: lock the store (racing polls plan against each other's rows),
+   * plan each order's events against what we knew, upsert orders, insert notifications, close
+   * vanished orders and move the cursor. Null when the store was deleted meanwhile.
+   */
+  async function writePoll(storeId: string, read: KaspiRead, fetchedAt: Date, createdTo: number) {
+    return ctx.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ enabled: stores.enabled }).from(stores).where(eq(stores.id, storeId)).for('update');
+      if (!locked) return null;
+      const templatesInfo = await activeTemplates(tx, storeId);
+      const known = await knownOrders(tx, storeId, [...read.seen.keys()]);
+      const planned = planRows({ storeId, read, known, fetchedAt, storeEnabled: locked.enabled, ...templatesInfo });
+      await upsertOrders(tx, planned.orderRows);
+      const inserted = await insertNotifications(tx, planned.notificationRows);
+      // Open orders Kaspi no longer knows: nothing to tell anyone, stop re-reading them.
+      if (read.closedUnknown.length > 0) {
+        await tx
+          .update(orders)
+          .set({ isOpen: false, closedAt: fetchedAt, lastSeenAt: fetchedAt })
+          .where(and(eq(orders.storeId, storeId), inArray(orders.code, read.closedUnknown), eq(orders.isOpen, true)));
+      }
+      await tx
+        .update(stores)
+        .set({
+          pollCursor: sql`greatest(coalesce(${stores.pollCursor}, ${new Date(createdTo)}), ${new Date(createdTo)})`,
+          lastPollAt: fetchedAt,
+          lastPollError: read.rejected.length > 0 ? describeRejected(read.rejected) : null,
+          lastPollOrders: read.seen.size,
+        })
+        .where(eq(stores.id, storeId));
+      return { orders: planned.orderRows.length, stale: planned.stale, notifications: inserted };
+    });
+  }
+
   async function queuedRefs(storeId: string): Promise<QueuedNotificationRef[]> {
     const rows = await ctx.db
       .select({ notificationId: notifications.id, orderCode: notifications.orderCode, event: notifications.event })
@@ -189,232 +435,26 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
     async pollKaspiStore(input: PollKaspiStoreInput): Promise<QueuedNotificationRef[]> {
       const { storeId } = input;
       const log = ctx.logger.child({ storeId });
-      const [store] = await ctx.db.select().from(stores).where(eq(stores.id, storeId));
-      if (!store || !store.enabled || store.kaspiTokenEnc === null || store.tokenRejected) {
-        log.info({ found: store !== undefined }, 'store not polled (missing, disabled, without a token or token rejected)');
-        return [];
-      }
-      let token: string;
-      try {
-        token = ctx.secrets.decrypt(store.kaspiTokenEnc);
-      } catch (error) {
-        if (!(error instanceof SecretDecryptError)) throw error;
-        await recordPollError(storeId, 'Не удалось расшифровать токен Kaspi (изменился APP_SECRET?): сохраните токен заново.');
-        throw ApplicationFailure.nonRetryable('cannot decrypt the store token', 'KaspiTokenUnreadable');
-      }
-
+      const pollable = await loadPollableStore(storeId);
+      if (!pollable) return [];
+      const { store, token } = pollable;
       const heartbeat = heartbeater();
       const fetchedAt = ctx.now();
-      const window = pollWindow({
-        now: fetchedAt,
-        cursor: store.pollCursor,
-        connectedAt: store.connectedAt,
-        lookbackMinutes: store.lookbackMinutes,
-        overlapMs: POLL_OVERLAP_MS,
-      });
+      const window = pollWindow({ now: fetchedAt, cursor: store.pollCursor, connectedAt: store.connectedAt, lookbackMinutes: store.lookbackMinutes, overlapMs: POLL_OVERLAP_MS });
 
-      const seen = new Map<string, KaspiOrder>();
-      const rejected: RejectedOrder[] = [];
-      const closedUnknown: string[] = [];
-      let heldOpen: HeldOpenOrder[] = [];
+      let read: KaspiRead;
       try {
-        const client = kaspiClientFor({ storeId, token, merchantUid: store.kaspiMerchantUid });
-        const onPage = (phase: string) => (info: OrdersPageInfo) => {
-          heartbeat({ phase, window: info.window, page: info.page, pageCount: info.pageCount });
-          for (const r of info.rejected) log.warn({ orderCode: r.code, kaspiId: r.kaspiId }, 'malformed Kaspi order skipped');
-        };
-
-        // (a) Orders created since the cursor minus the overlap (the first poll: since connecting
-        // minus the look-back).
-        const fresh = await client.listOrders({ createdFrom: window.createdFrom, createdTo: window.createdTo, onPage: onPage('new') });
-        for (const order of fresh.orders) seen.set(order.code, order);
-        rejected.push(...fresh.rejected);
-
-        // (b) Orders we hold open, re-read by state back to the oldest of them: Kaspi filters by
-        // creation date only, so this is how old orders' state changes are seen. Only codes we
-        // hold count: an unknown order found here predates the look-back and is not news.
-        heldOpen = await ctx.db
-          .select({ code: orders.code, creationDate: orders.creationDate })
-          .from(orders)
-          .where(and(eq(orders.storeId, storeId), eq(orders.isOpen, true)))
-          .orderBy(asc(orders.creationDate));
-        const heldCodes = new Set(heldOpen.map((o) => o.code));
-        const oldest = heldOpen[0];
-        if (oldest) {
-          const from = Math.min(oldest.creationDate.getTime(), window.createdTo);
-          for (const state of REREAD_STATES) {
-            const reread = await client.listOrders({ createdFrom: from, createdTo: window.createdTo, state, onPage: onPage(`reread:${state}`) });
-            for (const order of reread.orders) if (heldCodes.has(order.code) && !seen.has(order.code)) seen.set(order.code, order);
-            rejected.push(...reread.rejected.filter((r) => r.code === null || heldCodes.has(r.code)));
-          }
-        }
-
-        // (c) Open orders that left the open states: look each up by code to learn how it ended.
-        const missing = heldOpen.filter((o) => !seen.has(o.code)).map((o) => o.code);
-        if (missing.length > MAX_LOOKUPS_PER_POLL) log.info({ missing: missing.length }, 'more vanished open orders than one poll looks up');
-        for (const [i, code] of missing.slice(0, MAX_LOOKUPS_PER_POLL).entries()) {
-          heartbeat({ phase: 'lookup', done: i, of: Math.min(missing.length, MAX_LOOKUPS_PER_POLL) });
-          try {
-            const order = await client.getOrderByCode(code);
-            if (order) seen.set(code, order);
-            else closedUnknown.push(code);
-          } catch (error) {
-            // One malformed order must not block the store's polls; the client names it so.
-            if (error instanceof KaspiProtocolError && error.message.includes(`order ${code} is malformed`)) {
-              log.warn({ orderCode: code }, 'malformed Kaspi order skipped');
-              rejected.push({ kaspiId: null, code, reason: error.message.replace(/^Kaspi order \S+ is malformed: /, '') });
-              continue;
-            }
-            throw error;
-          }
-        }
+        read = await readFromKaspi(kaspiClientFor({ storeId, token, merchantUid: store.kaspiMerchantUid }), storeId, window, heartbeat);
       } catch (error) {
         return failWith(storeId, error);
       }
-      heartbeat({ phase: 'write', orders: seen.size });
-
-      const counts = await ctx.db.transaction(async (tx) => {
-        // Serialises racing polls of one store: the second one plans against the first one's rows.
-        const [locked] = await tx
-          .select({ enabled: stores.enabled })
-          .from(stores)
-          .where(eq(stores.id, storeId))
-          .for('update');
-        if (!locked) return null;
-
-        const templateRows = await tx
-          .select({ event: templates.event, delay: max(templates.delayMinutes) })
-          .from(templates)
-          .where(and(eq(templates.storeId, storeId), eq(templates.isActive, true), isNull(templates.deletedAt)))
-          .groupBy(templates.event);
-        const activeTemplateEvents = new Set(templateRows.map((t) => t.event as NotifyEvent));
-        // Variants of one event may differ in delay; freshness follows the longest (the planner
-        // would otherwise expire a review request whose variant waits longer).
-        const templateDelayMinutes: Partial<Record<NotifyEvent, number>> = {};
-        for (const t of templateRows) templateDelayMinutes[t.event as NotifyEvent] = t.delay ?? 0;
-
-        const codes = [...seen.keys()];
-        const previous = new Map<string, PreviousRow>();
-        const recorded = new Map<string, NotifyEvent[]>();
-        for (let i = 0; i < codes.length; i += 1000) {
-          const chunk = codes.slice(i, i + 1000);
-          const prevRows = await tx
-            .select({
-              code: orders.code,
-              state: orders.state,
-              status: orders.status,
-              courierTransmissionDate: sql<string | null>`${orders.snapshot}->>'courierTransmissionDate'`,
-              lastSeenAt: orders.lastSeenAt,
-            })
-            .from(orders)
-            .where(and(eq(orders.storeId, storeId), inArray(orders.code, chunk)));
-          for (const p of prevRows) {
-            const ctd = p.courierTransmissionDate === null ? null : Number(p.courierTransmissionDate);
-            previous.set(p.code, { state: p.state, status: p.status, courierTransmissionDate: Number.isFinite(ctd) ? ctd : null, lastSeenAt: p.lastSeenAt });
-          }
-          const eventRows = await tx
-            .select({ code: notifications.orderCode, event: notifications.event })
-            .from(notifications)
-            .where(and(eq(notifications.storeId, storeId), inArray(notifications.orderCode, chunk)));
-          for (const e of eventRows) recorded.set(e.code, [...(recorded.get(e.code) ?? []), e.event as NotifyEvent]);
-        }
-
-        const orderRows: (typeof orders.$inferInsert)[] = [];
-        const notificationRows: (typeof notifications.$inferInsert)[] = [];
-        let stale = 0;
-        for (const order of seen.values()) {
-          const prev = previous.get(order.code);
-          // A racing poll that read Kaspi later already wrote this order: ours is older news.
-          if (prev && prev.lastSeenAt.getTime() > fetchedAt.getTime()) { stale++; continue; }
-          const open = isOpenState(order.state);
-          orderRows.push({
-            storeId,
-            code: order.code,
-            kaspiId: order.kaspiId,
-            state: order.state,
-            status: order.status,
-            snapshot: order,
-            source: 'poll',
-            creationDate: new Date(order.creationDate),
-            firstSeenAt: fetchedAt,
-            lastSeenAt: fetchedAt,
-            isOpen: open,
-            closedAt: open ? null : fetchedAt,
-          });
-          const planned: PlannedNotification[] = planNotifications({
-            now: fetchedAt,
-            previous: prev
-              ? { state: prev.state, status: prev.status, courierTransmissionDate: prev.courierTransmissionDate, events: recorded.get(order.code) ?? [] }
-              : null,
-            order,
-            storeEnabled: locked.enabled,
-            activeTemplateEvents,
-            templateDelayMinutes,
-          });
-          for (const p of planned) {
-            notificationRows.push({
-              storeId,
-              orderCode: order.code,
-              event: p.event,
-              status: p.status,
-              reasonCode: p.reasonCode,
-              reason: p.reasonCode === null ? null : (REASON_TEXT[p.reasonCode] ?? null),
-              eventAt: p.eventAt,
-            });
-          }
-        }
-
-        for (let i = 0; i < orderRows.length; i += 500) {
-          await tx
-            .insert(orders)
-            .values(orderRows.slice(i, i + 500))
-            .onConflictDoUpdate({
-              target: [orders.storeId, orders.code],
-              set: {
-                kaspiId: sql`excluded.kaspi_id`,
-                state: sql`excluded.state`,
-                status: sql`excluded.status`,
-                snapshot: sql`excluded.snapshot`,
-                creationDate: sql`excluded.creation_date`,
-                lastSeenAt: sql`excluded.last_seen_at`,
-                isOpen: sql`excluded.is_open`,
-                closedAt: sql`case when excluded.is_open then null else coalesce(${orders.closedAt}, excluded.closed_at) end`,
-              },
-              setWhere: sql`${orders.lastSeenAt} <= excluded.last_seen_at`,
-            });
-        }
-        let inserted = 0;
-        for (let i = 0; i < notificationRows.length; i += 500) {
-          const rows = await tx
-            .insert(notifications)
-            .values(notificationRows.slice(i, i + 500))
-            .onConflictDoNothing({ target: [notifications.storeId, notifications.orderCode, notifications.event] })
-            .returning({ id: notifications.id });
-          inserted += rows.length;
-        }
-        // Open orders Kaspi no longer knows: nothing to tell anyone, stop re-reading them.
-        if (closedUnknown.length > 0) {
-          await tx
-            .update(orders)
-            .set({ isOpen: false, closedAt: fetchedAt, lastSeenAt: fetchedAt })
-            .where(and(eq(orders.storeId, storeId), inArray(orders.code, closedUnknown), eq(orders.isOpen, true)));
-        }
-        await tx
-          .update(stores)
-          .set({
-            pollCursor: sql`greatest(coalesce(${stores.pollCursor}, ${new Date(window.createdTo)}), ${new Date(window.createdTo)})`,
-            lastPollAt: fetchedAt,
-            lastPollError: rejected.length > 0 ? describeRejected(rejected) : null,
-            lastPollOrders: seen.size,
-          })
-          .where(eq(stores.id, storeId));
-        return { orders: orderRows.length, stale, notifications: inserted };
-      });
+      heartbeat({ phase: 'write', orders: read.seen.size });
+      const counts = await writePoll(storeId, read, fetchedAt, window.createdTo);
       if (counts === null) {
         log.info('store deleted during the poll');
         return [];
       }
-      log.info({ ...counts, rejected: rejected.length, lookedUp: closedUnknown.length, heldOpen: heldOpen.length }, 'Kaspi poll done');
+      log.info({ ...counts, rejected: read.rejected.length, lookedUp: read.closedUnknown.length, heldOpen: read.heldOpen.length }, 'Kaspi poll done');
       return queuedRefs(storeId);
     },
 
