@@ -69,7 +69,8 @@ export function authRoutes(ctx: AppContext, options: { limiter?: LoginRateLimite
     let csrf: unknown;
     try {
       const body = isJson ? ((await c.req.json()) as Record<string, unknown>) : await c.req.parseBody();
-      email = typeof body.email === 'string' ? body.email.trim() : '';
+      // Control characters are never part of an address, and PostgreSQL refuses a NUL outright.
+      email = typeof body.email === 'string' ? body.email.replace(/\p{Cc}/gu, '').trim() : '';
       password = typeof body.password === 'string' ? body.password : '';
       next = body.next;
       csrf = body._csrf;

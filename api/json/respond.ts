@@ -29,12 +29,26 @@ export function jsonErrorHandler(ctx: AppContext): ErrorHandler {
   return (err, c) => errorResponse(ctx, c, err);
 }
 
-/** The request body as JSON; anything unparsable is a 400 `invalid_json`, never a 500. */
+/** Whether any string (key or value) holds U+0000, which PostgreSQL text and jsonb cannot store. */
+function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some((v) => holdsNul(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v, depth + 1));
+}
+
+/**
+ * The request body as JSON; anything unparsable is a 400 `invalid_json`, never a 500. A NUL
+ * character anywhere is refused here too: PostgreSQL would fail the write with an error of its own.
+ */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new ValidationError({ _: t('invalid_json') }, 'invalid_json');
   }
+  if (holdsNul(value)) throw new ValidationError({ _: t('invalid_json') }, 'invalid_json');
+  return value;
 }

@@ -39,7 +39,7 @@ export const MAX_MESSAGES_LIMIT = 500;
 const filtersSchema = z.object({
   status: z.enum(NOTIFICATION_STATUSES, { message: `Статус: одно из ${NOTIFICATION_STATUSES.join(', ')}` }).optional(),
   event: z.enum(NOTIFY_EVENTS, { message: `Событие: одно из ${NOTIFY_EVENTS.join(', ')}` }).optional(),
-  order_code: z.string().trim().min(1).max(64, 'Не длиннее 64 символов').optional(),
+  order_code: z.string().trim().min(1).max(64, 'Не длиннее 64 символов').refine((s) => !/\p{Cc}/u.test(s), 'Без управляющих символов').optional(),
 });
 export type MessageFilters = z.infer<typeof filtersSchema>;
 
