@@ -128,9 +128,44 @@ export async function getWhatsappSettings(ctx: AppContext, actor: Actor, storeId
 export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeId: unknown, input: unknown): Promise<WhatsappSettingsView> {
   const store = await requireStore(ctx, actor, storeId);
   const data = parseOrThrow(settingsSchema, input);
-  const fields: Record<string, string> = {};
-
   const [current] = store.senderId ? await ctx.db.select().from(senders).where(eq(senders.id, store.senderId)) : [];
+  const address = validateAddress(ctx, data, current);
+
+  const result = await ctx.db.transaction(async (tx) => {
+    const details: Record<string, unknown> = {};
+    const sender = await senderFor(ctx, tx, { actor, store, current, address, data, details });
+    const moved = sender.id !== current?.id;
+    const set: Partial<typeof senders.$inferInsert> = {
+      ...(await secretChanges(ctx, tx, { data, sender, storeId: store.id, moved, details })),
+      ...pacingChanges(data, sender, details),
+    };
+    let saved = sender;
+    if (Object.keys(set).length) [saved] = (await tx.update(senders).set({ ...set, updatedAt: ctx.now() }).where(eq(senders.id, sender.id)).returning()) as [SenderRow];
+    const storeSet: Partial<typeof stores.$inferInsert> = {};
+    if (store.senderId !== saved.id) storeSet.senderId = saved.id;
+    if (data.is_enabled !== undefined && (data.is_enabled ?? false) !== store.enabled) storeSet.enabled = details.is_enabled = data.is_enabled ?? false;
+    let updatedStore = store;
+    if (Object.keys(storeSet).length) {
+      [updatedStore] = await tx.update(stores).set({ ...storeSet, updatedAt: ctx.now() }).where(eq(stores.id, store.id)).returning() as [typeof store];
+    }
+    if (moved && current) await releaseSender(tx, current.id, store.id, ctx.now());
+    if (Object.keys(details).length) {
+      await recordAudit(tx, { storeId: store.id, actor, action: current ? 'whatsapp_settings.update' : 'whatsapp_settings.create', details });
+    }
+    return { store: updatedStore, sender: saved, enabledChanged: 'enabled' in storeSet };
+  });
+  if (result.enabledChanged) {
+    await reconcileStoreSchedule(ctx, store.id);
+  }
+  return toView(result.store, result.sender, await sharedWithOthers(ctx, result.sender.id, store.id));
+}
+
+type SettingsInput = z.infer<typeof settingsSchema>;
+type Tx = Parameters<Parameters<AppContext['db']['transaction']>[0]>[0];
+
+/** The WAHA URL and session after this request, or the field errors (Russian) that refuse it. */
+function validateAddress(ctx: AppContext, data: SettingsInput, current: SenderRow | undefined): { url: string; session: string } {
+  const fields: Record<string, string> = {};
   if (data.waha_server_url === null || (data.waha_server_url === undefined && !current)) fields.waha_server_url = 'Укажите адрес сервера WAHA';
   if (data.waha_session_name === null || (data.waha_session_name === undefined && !current)) fields.waha_session_name = 'Укажите имя сессии WAHA';
   let url = current?.wahaServerUrl;
@@ -145,118 +180,116 @@ export async function saveWhatsappSettings(ctx: AppContext, actor: Actor, storeI
     if (!/^[\w-]{1,100}$/.test(data.waha_session_name)) fields.waha_session_name = 'Только латинские буквы, цифры, «_» и «-»';
     else session = data.waha_session_name;
   }
-  if (Object.keys(fields).length) throw new ValidationError(fields, fields.waha_server_url?.includes('WAHA_URL_ALLOWLIST') ? 'waha_url_not_allowed' : 'validation_failed');
-
-  const result = await ctx.db.transaction(async (tx) => {
-    const details: Record<string, unknown> = {};
-    let sender: SenderRow | undefined;
-    if (current && current.wahaServerUrl === url && current.wahaSessionName === session) {
-      [sender] = await tx.select().from(senders).where(eq(senders.id, current.id)).for('update');
-    } else {
-      [sender] = await tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url!), eq(senders.wahaSessionName, session!))).for('update');
-      if (sender) {
-        // The key is asked for whenever the row holds one, whoever uses the number now: a row can
-        // outlive its stores (older versions kept its secrets), and "no other store" must not
-        // mean "no proof needed". A row without a key used by a store the caller cannot see has
-        // nothing to prove ownership with, so it stays refused.
-        const key = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
-        if (key) {
-          if (!data.waha_api_key || !constantTimeEqual(key, data.waha_api_key)) {
-            throw new ConflictError('sender_in_use', 'sender in use', { waha_api_key: 'Этот номер уже подключён: укажите его API-ключ WAHA' });
-          }
-        } else {
-          const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, sender.id), ne(stores.id, store.id)));
-          const visible = await visibleAmong(ctx, actor, users.map((u) => u.id));
-          if (users.some((u) => !visible.has(u.id))) {
-            throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: 'Этот номер уже подключён к другому магазину' });
-          }
-        }
-      } else {
-        await tx.insert(senders).values({ wahaServerUrl: url!, wahaSessionName: session!, timezone: store.timezone }).onConflictDoNothing();
-        [sender] = await tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url!), eq(senders.wahaSessionName, session!))).for('update');
-      }
-      if (current?.wahaServerUrl !== url) details.waha_server_url = url;
-      if (current?.wahaSessionName !== session) details.waha_session_name = session;
-    }
-    if (!sender) throw new Error('sender row vanished');
-    const moved = sender.id !== current?.id;
-
-    const before: SenderRow = sender;
-    const set: Partial<typeof senders.$inferInsert> = {};
-    if (data.waha_api_key === null) {
-      if (sender.wahaApiKeyEnc !== null) {
-        set.wahaApiKeyEnc = null;
-        details.waha_api_key = SECRET_REMOVED;
-      }
-    } else if (data.waha_api_key) {
-      set.wahaApiKeyEnc = ctx.secrets.encrypt(data.waha_api_key);
-      details.waha_api_key = SECRET_CHANGED;
-    }
-    if (data.webhook_secret === null) {
-      if (sender.webhookSecretEnc !== null) {
-        set.webhookSecretEnc = null;
-        details.webhook_secret = SECRET_REMOVED;
-      }
-    } else if (data.webhook_secret) {
-      set.webhookSecretEnc = ctx.secrets.encrypt(data.webhook_secret);
-      details.webhook_secret = SECRET_CHANGED;
-    } else if (moved && data.webhook_secret !== null && !(await usedByOthers(tx, sender.id, store.id))) {
-      // A store taking over a number nobody uses any more gets a secret no former tenant knows.
-      // A number still in use keeps its secret: rotating it would make WAHA's deliveries for the
-      // stores already on it fail their signature until each one re-ran "Configure WAHA", and the
-      // joiner proved the API key, with which WAHA shows it the secret anyway.
-      set.webhookSecretEnc = ctx.secrets.encrypt(randomToken(32));
-      details.webhook_secret = sender.webhookSecretEnc === null ? 'generated' : 'rotated';
-    }
-    const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd'>(
-      key: K, field: string, value: SenderRow[K] | null | undefined, off: SenderRow[K],
-    ) => {
-      if (value === undefined) return;
-      const v = (value === null ? off : value) as SenderRow[K];
-      if (v !== before[key]) {
-        (set as Record<string, unknown>)[key] = v;
-        details[field] = v;
-      }
-    };
-    scalar('minGapSeconds', 'min_gap_seconds', data.min_gap_seconds, 0);
-    scalar('maxGapSeconds', 'max_gap_seconds', data.max_gap_seconds, 0);
-    scalar('dailyCap', 'daily_cap', data.daily_cap, null);
-    scalar('quietHoursStart', 'quiet_hours_start', data.quiet_hours_start, null);
-    scalar('quietHoursEnd', 'quiet_hours_end', data.quiet_hours_end, null);
-
-    const minGap = set.minGapSeconds ?? sender.minGapSeconds;
-    const maxGap = set.maxGapSeconds ?? sender.maxGapSeconds;
-    const errs: Record<string, string> = {};
-    if (minGap > maxGap) errs.max_gap_seconds = 'Максимальная пауза не может быть меньше минимальной';
-    const qs = 'quietHoursStart' in set ? set.quietHoursStart : sender.quietHoursStart;
-    const qe = 'quietHoursEnd' in set ? set.quietHoursEnd : sender.quietHoursEnd;
-    if ((qs === null) !== (qe === null)) errs[qs === null ? 'quiet_hours_start' : 'quiet_hours_end'] = 'Укажите и начало, и конец тихих часов (или null для обоих)';
-    else if (qs !== null && qs === qe) errs.quiet_hours_end = 'Начало и конец тихих часов совпадают';
-    if (Object.keys(errs).length) throw new ValidationError(errs);
-
-    if (Object.keys(set).length) {
-      [sender] = await tx.update(senders).set({ ...set, updatedAt: ctx.now() }).where(eq(senders.id, sender.id)).returning();
-    }
-    const storeSet: Partial<typeof stores.$inferInsert> = {};
-    if (store.senderId !== sender!.id) storeSet.senderId = sender!.id;
-    if (data.is_enabled !== undefined) {
-      const enabled = data.is_enabled ?? false;
-      if (enabled !== store.enabled) storeSet.enabled = details.is_enabled = enabled;
-    }
-    let updatedStore = store;
-    if (Object.keys(storeSet).length) {
-      [updatedStore] = await tx.update(stores).set({ ...storeSet, updatedAt: ctx.now() }).where(eq(stores.id, store.id)).returning() as [typeof store];
-    }
-    if (moved && current) await releaseSender(tx, current.id, store.id, ctx.now());
-    if (Object.keys(details).length) {
-      await recordAudit(tx, { storeId: store.id, actor, action: current ? 'whatsapp_settings.update' : 'whatsapp_settings.create', details });
-    }
-    return { store: updatedStore, sender: sender!, enabledChanged: 'enabled' in storeSet };
-  });
-  if (result.enabledChanged) {
-    await reconcileStoreSchedule(ctx, store.id);
+  if (Object.keys(fields).length || url === undefined || session === undefined) {
+    throw new ValidationError(fields, fields.waha_server_url?.includes('WAHA_URL_ALLOWLIST') ? 'waha_url_not_allowed' : 'validation_failed');
   }
-  return toView(result.store, result.sender, await sharedWithOthers(ctx, result.sender.id, store.id));
+  return { url, session };
+}
+
+/**
+ * The sender row the store will use, locked: its own when the address is unchanged, else the row
+ * of that number (joined only with proof) or a new one.
+ */
+async function senderFor(ctx: AppContext, tx: Tx, r: { actor: Actor; store: typeof stores.$inferSelect; current: SenderRow | undefined; address: { url: string; session: string }; data: SettingsInput; details: Record<string, unknown> }): Promise<SenderRow> {
+  const { url, session } = r.address;
+  if (r.current && r.current.wahaServerUrl === url && r.current.wahaSessionName === session) {
+    const [own] = await tx.select().from(senders).where(eq(senders.id, r.current.id)).for('update');
+    if (!own) throw new Error('sender row vanished');
+    return own;
+  }
+  const byAddress = () => tx.select().from(senders).where(and(eq(senders.wahaServerUrl, url), eq(senders.wahaSessionName, session))).for('update');
+  let [sender] = await byAddress();
+  if (sender) await proveOwnership(ctx, tx, { actor: r.actor, storeId: r.store.id, sender, apiKey: r.data.waha_api_key });
+  else {
+    await tx.insert(senders).values({ wahaServerUrl: url, wahaSessionName: session, timezone: r.store.timezone }).onConflictDoNothing();
+    [sender] = await byAddress();
+  }
+  if (r.current?.wahaServerUrl !== url) r.details.waha_server_url = url;
+  if (r.current?.wahaSessionName !== session) r.details.waha_session_name = session;
+  if (!sender) throw new Error('sender row vanished');
+  return sender;
+}
+
+/**
+ * The key is asked for whenever the row holds one, whoever uses the number now: a row can outlive
+ * its stores (older versions kept its secrets), and "no other store" must not mean "no proof
+ * needed". A row without a key used by a store the caller cannot see has nothing to prove
+ * ownership with, so it stays refused.
+ */
+async function proveOwnership(ctx: AppContext, tx: Tx, r: { actor: Actor; storeId: string; sender: SenderRow; apiKey: string | null | undefined }): Promise<void> {
+  const key = r.sender.wahaApiKeyEnc ? ctx.secrets.decrypt(r.sender.wahaApiKeyEnc) : null;
+  if (key) {
+    if (!r.apiKey || !constantTimeEqual(key, r.apiKey)) {
+      throw new ConflictError('sender_in_use', 'sender in use', { waha_api_key: 'Этот номер уже подключён: укажите его API-ключ WAHA' });
+    }
+    return;
+  }
+  const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, r.sender.id), ne(stores.id, r.storeId)));
+  const visible = await visibleAmong(ctx, r.actor, users.map((u) => u.id));
+  if (users.some((u) => !visible.has(u.id))) {
+    throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: 'Этот номер уже подключён к другому магазину' });
+  }
+}
+
+/** Secrets: absent or "" keep, null removes, a value replaces; audited only as changed/removed. */
+async function secretChanges(ctx: AppContext, tx: Tx, r: { data: SettingsInput; sender: SenderRow; storeId: string; moved: boolean; details: Record<string, unknown> }): Promise<Partial<typeof senders.$inferInsert>> {
+  const { data, sender, details } = r;
+  const set: Partial<typeof senders.$inferInsert> = {};
+  if (data.waha_api_key === null) {
+    if (sender.wahaApiKeyEnc !== null) {
+      set.wahaApiKeyEnc = null;
+      details.waha_api_key = SECRET_REMOVED;
+    }
+  } else if (data.waha_api_key) {
+    set.wahaApiKeyEnc = ctx.secrets.encrypt(data.waha_api_key);
+    details.waha_api_key = SECRET_CHANGED;
+  }
+  if (data.webhook_secret === null) {
+    if (sender.webhookSecretEnc !== null) {
+      set.webhookSecretEnc = null;
+      details.webhook_secret = SECRET_REMOVED;
+    }
+  } else if (data.webhook_secret) {
+    set.webhookSecretEnc = ctx.secrets.encrypt(data.webhook_secret);
+    details.webhook_secret = SECRET_CHANGED;
+  } else if (r.moved && data.webhook_secret !== null && !(await usedByOthers(tx, sender.id, r.storeId))) {
+    // A store taking over a number nobody uses any more gets a secret no former tenant knows.
+    // A number still in use keeps its secret: rotating it would make WAHA's deliveries for the
+    // stores already on it fail their signature until each one re-ran "Configure WAHA", and the
+    // joiner proved the API key, with which WAHA shows it the secret anyway.
+    set.webhookSecretEnc = ctx.secrets.encrypt(randomToken(32));
+    details.webhook_secret = sender.webhookSecretEnc === null ? 'generated' : 'rotated';
+  }
+  return set;
+}
+
+/** Pacing belongs to the number: gaps, daily cap and quiet hours, checked together. */
+function pacingChanges(data: SettingsInput, sender: SenderRow, details: Record<string, unknown>): Partial<typeof senders.$inferInsert> {
+  const set: Partial<typeof senders.$inferInsert> = {};
+  const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd'>(
+    key: K, field: string, value: SenderRow[K] | null | undefined, off: SenderRow[K],
+  ) => {
+    if (value === undefined) return;
+    const v = (value === null ? off : value) as SenderRow[K];
+    if (v !== sender[key]) {
+      (set as Record<string, unknown>)[key] = v;
+      details[field] = v;
+    }
+  };
+  scalar('minGapSeconds', 'min_gap_seconds', data.min_gap_seconds, 0);
+  scalar('maxGapSeconds', 'max_gap_seconds', data.max_gap_seconds, 0);
+  scalar('dailyCap', 'daily_cap', data.daily_cap, null);
+  scalar('quietHoursStart', 'quiet_hours_start', data.quiet_hours_start, null);
+  scalar('quietHoursEnd', 'quiet_hours_end', data.quiet_hours_end, null);
+
+  const errs: Record<string, string> = {};
+  if ((set.minGapSeconds ?? sender.minGapSeconds) > (set.maxGapSeconds ?? sender.maxGapSeconds)) errs.max_gap_seconds = 'Максимальная пауза не может быть меньше минимальной';
+  const qs = 'quietHoursStart' in set ? set.quietHoursStart : sender.quietHoursStart;
+  const qe = 'quietHoursEnd' in set ? set.quietHoursEnd : sender.quietHoursEnd;
+  if ((qs === null) !== (qe === null)) errs[qs === null ? 'quiet_hours_start' : 'quiet_hours_end'] = 'Укажите и начало, и конец тихих часов (или null для обоих)';
+  else if (qs !== null && qs === qe) errs.quiet_hours_end = 'Начало и конец тихих часов совпадают';
+  if (Object.keys(errs).length) throw new ValidationError(errs);
+  return set;
 }
 
 /** Connection details for talking to the store's WAHA (send-test, "Configure WAHA", QR). Server-side only. */
