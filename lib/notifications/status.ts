@@ -97,7 +97,7 @@ export interface Reopen {
   notificationId: string;
   /** The states this move may leave; from anything else it is refused. */
   from: readonly NotificationStatus[];
-  to: 'queued' | 'scheduled';
+  to: NotificationStatus;
   source: string;
   at: Date;
   /** Written to message_events as `kind` (default `status`). */

@@ -65,36 +65,15 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
   const workflowId = resendWorkflowId(notificationId, attempts);
   if (options.dryRun) return { notificationId, result: 'would_start', workflowId };
 
-  const now = ctx.now();
-  const previous = await ctx.db.transaction(async (tx) => {
-    const moved = await reopenNotification(tx, {
-      notificationId,
-      from: ['failed', 'undelivered'],
-      to: 'scheduled',
-      source: 'resend',
-      kind: 'resend',
-      at: now,
-      clearReason: true,
-      scheduledFor: now,
-      workflowId,
-      detail: { requestedBy: options.requestedBy ?? null, workflowId, attemptsBefore: attempts },
-    });
-    const prev = moved ? { previous: moved.previous, previous_workflow_id: moved.previousWorkflowId } : undefined;
-    if (!prev) return undefined;
-    await tx
-      .update(messageAttempts)
-      .set({ outcome: SUPERSEDED_BY_RESEND, finishedAt: sql`coalesce(${messageAttempts.finishedAt}, ${now})` })
-      .where(and(eq(messageAttempts.notificationId, notificationId), inArray(messageAttempts.outcome, SHORT_CIRCUIT_OUTCOMES)));
-    return prev;
-  });
+  const previous = await reopenForResend(ctx, { notificationId, workflowId, attempts, requestedBy: options.requestedBy ?? null });
   // Someone else resent it (or a webhook moved it) between the read and the UPDATE.
   if (!previous) return { notificationId, result: 'skipped', reason: 'not_resendable' };
 
   // The previous run may still be waiting (an ERROR ack failed the row while it waited for DEVICE);
   // left alone it would finish the row on its own clock, about the new attempt. End it first.
-  if (previous.previous_workflow_id) {
+  if (previous.previousWorkflowId) {
     await ctx.temporal.workflow
-      .getHandle(previous.previous_workflow_id)
+      .getHandle(previous.previousWorkflowId)
       .terminate('superseded by a resend')
       .catch(() => undefined); // already closed: nothing to stop
   }
@@ -108,16 +87,44 @@ export async function resendOne(ctx: AppContext, notificationId: string, options
     await reopenNotification(ctx.db, {
       notificationId,
       from: ['scheduled'],
-      to: 'scheduled',
+      to: previous.previous,
       source: 'resend_start_failed',
       at: ctx.now(),
-      workflowId: previous.previous_workflow_id,
+      workflowId: previous.previousWorkflowId,
       whileWorkflowId: workflowId,
     });
     throw err;
   }
   ctx.logger.info({ notificationId, storeId: n.storeId, orderCode: n.orderCode, event: n.event, workflowId, from: previous.previous }, 'notification resent');
   return { notificationId, result: 'started', workflowId, attemptNo: attempts + 1 };
+}
+
+/**
+ * The row back to `scheduled` for the new workflow (through the status writer, recorded as a
+ * `resend`), and attempts that would short-circuit the new claim marked superseded — together.
+ */
+async function reopenForResend(ctx: AppContext, r: { notificationId: string; workflowId: string; attempts: number; requestedBy: string | null }) {
+  const now = ctx.now();
+  return ctx.db.transaction(async (tx) => {
+    const moved = await reopenNotification(tx, {
+      notificationId: r.notificationId,
+      from: ['failed', 'undelivered'],
+      to: 'scheduled',
+      source: 'resend',
+      kind: 'resend',
+      at: now,
+      clearReason: true,
+      scheduledFor: now,
+      workflowId: r.workflowId,
+      detail: { requestedBy: r.requestedBy, workflowId: r.workflowId, attemptsBefore: r.attempts },
+    });
+    if (!moved) return undefined;
+    await tx
+      .update(messageAttempts)
+      .set({ outcome: SUPERSEDED_BY_RESEND, finishedAt: sql`coalesce(${messageAttempts.finishedAt}, ${now})` })
+      .where(and(eq(messageAttempts.notificationId, r.notificationId), inArray(messageAttempts.outcome, SHORT_CIRCUIT_OUTCOMES)));
+    return moved;
+  });
 }
 
 export interface ResendSelection {

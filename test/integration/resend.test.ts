@@ -134,3 +134,23 @@ describe('resend of a row whose workflow still runs', () => {
     await eventually(async () => (await ctx.db.select().from(notifications).where(eq(notifications.id, n.id)))[0]!.status === 'read');
   });
 });
+
+describe('resend whose workflow cannot start', () => {
+  it('puts the row back as it was (failed, its old workflow id), so it can be resent later', async () => {
+    const { store } = await connectedStore();
+    const order = sampleOrder();
+    const n = await queueNotification(ctx, store.id, order, 'new');
+    await ctx.db.update(notifications).set({ status: 'failed', reasonCode: 'waha_rejected', workflowId: `old-${n.id}` }).where(eq(notifications.id, n.id));
+    // Temporal refuses the start (down, or a namespace problem): everything else works.
+    const workflow = new Proxy(ctx.temporal.workflow, {
+      get: (target, key, receiver) => (key === 'start' ? async () => { throw new Error('temporal unavailable'); } : Reflect.get(target, key, receiver)),
+    });
+    const broken = { ...ctx, temporal: new Proxy(ctx.temporal, { get: (target, key, receiver) => (key === 'workflow' ? workflow : Reflect.get(target, key, receiver)) }) };
+    await expect(resendOne(broken, n.id, { timing: FAST })).rejects.toThrow('temporal unavailable');
+    const [row] = await ctx.db.select().from(notifications).where(eq(notifications.id, n.id));
+    expect(row).toMatchObject({ status: 'failed', workflowId: `old-${n.id}` });
+    // And a later resend goes through.
+    expect((await resendOne(ctx, n.id, { timing: FAST })).result).toBe('started');
+    await eventually(async () => (await ctx.db.select().from(notifications).where(eq(notifications.id, n.id)))[0]!.status === 'read');
+  });
+});
