@@ -8,7 +8,7 @@ import { getWhatsappSettings, saveWhatsappSettings } from '../../lib/services/se
 import { archiveTemplate, createTemplate, listTemplates, updateTemplate } from '../../lib/services/templates.ts';
 import { jsonErrorHandler, readJson } from './respond.ts';
 
-/** The seed's /whatsapp/* endpoints under /api/whatsapp (DESIGN "JSON API"). Mounted at /api/whatsapp. */
+/** The /whatsapp/* endpoints of the original request, under /api/whatsapp (README "JSON API for Kaspi Demper"). Mounted at /api/whatsapp. */
 export function whatsappApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.use('*', requireApiAuth(ctx));
@@ -48,7 +48,7 @@ export function whatsappApiRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await listMessages(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
     return c.json({ success: true, ...page });
   });
-  // Not in the seed: the same filters as CSV, streamed (the pages link here too).
+  // Not in the original request: the same filters as CSV, streamed (the pages link here too).
   app.get('/messages/:storeId/export.csv', async (c) => {
     const stream = await exportMessagesCsv(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
     return new Response(Readable.toWeb(stream) as ReadableStream, {

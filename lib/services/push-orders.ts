@@ -10,7 +10,7 @@ import { startNotificationWorkflow } from '../temporal/start-notification.ts';
 
 /**
  * Push ingestion (`POST /api/kaspi/orders/:storeId`) for a system that already fetches orders, in
- * the seed's order shape. Seed status NEW → `new`, CONFIRMED → `accepted`, anything else is
+ * the order shape of the original request. Its status NEW → `new`, CONFIRMED → `accepted`, anything else is
  * rejected with a reason. The same order by push and by poll is one order: `orders` is unique on
  * (store_id, code) and `notifications` on (store_id, order_code, event), so whichever source comes
  * second finds the row and the answer is `duplicate`. A pushed order never overwrites what a poll

@@ -8,7 +8,7 @@ import { reopenNotification } from '../notifications/status.ts';
 import { startNotificationWorkflow } from '../temporal/start-notification.ts';
 
 /**
- * Resend (issue 5 item 3): a new attempt for a notification that ended `failed` or `undelivered`
+ * Resend (docs/operations.md): a new attempt for a notification that ended `failed` or `undelivered`
  * — never for one that was delivered, read, is being sent or has been sent. Used by
  * `npm run resend` and by the admin's resend button.
  *

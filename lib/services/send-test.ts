@@ -11,8 +11,8 @@ import { templateTextError } from './templates.ts';
 import { wahaOutboundPolicy } from '../net/outbound.ts';
 
 /**
- * `POST /api/whatsapp/send-test/:storeId` (seed body `{phone_number, template_text, sample_data}`):
- * renders the text with the sample order — the realistic SAMPLE_ORDER overridden by the seed's
+ * `POST /api/whatsapp/send-test/:storeId` (body `{phone_number, template_text, sample_data}`):
+ * renders the text with the sample order — the realistic SAMPLE_ORDER overridden by the request's
  * sample_data keys — and sends it through the store's WAHA at once. A test message is not an order
  * notification: it is not paced, not written to the message log, but it is audited.
  */

@@ -9,7 +9,7 @@ import { updateStore, type StoreView } from './stores.ts';
 import { loggableError } from '../db/errors.ts';
 
 /**
- * The emergency controls of a store (DESIGN "Admin"): pause sending (the claim refuses while
+ * The emergency controls of a store (the dashboard): pause sending (the claim refuses while
  * `stores.sending_paused`), resume (and wake the notifications waiting on the store's number so
  * they claim again at once), cancel queued (every queued/scheduled notification of the store
  * becomes `skipped` / `cancelled_by_admin` through the one status writer).

@@ -11,7 +11,7 @@ import { reconcileStoreSchedule } from './stores.ts';
 import { urlAllowedBy } from '../net/outbound.ts';
 
 /**
- * The WhatsApp settings of a store (DESIGN "JSON API" `GET|POST /api/whatsapp/settings/:storeId`).
+ * The WhatsApp settings of a store (README "JSON API for Kaspi Demper": `GET|POST /api/whatsapp/settings/:storeId`).
  *
  * Storage: one WhatsApp number = one `senders` row, unique (WAHA server URL, session name);
  * `stores.sender_id` points at it and `is_enabled` is `stores.enabled`.

@@ -14,7 +14,7 @@ import { wahaOutboundPolicy } from '../net/outbound.ts';
 /**
  * The settings page's live calls: WAHA session status and QR (proxied, so the API key never
  * reaches the browser), "Configure WAHA" (webhook URL, HMAC key, events, WEBJS tags), the Kaspi
- * token test, and the per-buyer daily limit (not part of the seed's settings API).
+ * token test, and the per-buyer daily limit (not part of the original settings API).
  */
 async function client(ctx: AppContext, actor: Actor, storeId: unknown, timeoutMs = 10_000): Promise<{ client: WahaClient; webhookSecret: string | null; senderId: string }> {
   const conn = await getWahaConnection(ctx, actor, storeId);

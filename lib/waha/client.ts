@@ -15,7 +15,7 @@ import { redactWahaError, type RedactSecrets } from './redact.ts';
 import { keyIdOf, phoneOfJid, type WahaSessionStatus } from './webhooks.ts';
 
 /**
- * HTTP client for one WAHA session (contracts/waha.md). Every failure becomes a typed WahaError
+ * HTTP client for one WAHA session (docs/contracts/waha.md). Every failure becomes a typed WahaError
  * whose `kind` tells the caller what is safe: above all, whether a failed send may already have
  * reached the buyer. Error messages never carry the message text or a full phone.
  */

@@ -8,7 +8,7 @@ import { setPassword } from '../../lib/auth/users.ts';
 import { apiClient, formLogin, newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
-/** Issue 12, item 4: token expiry, a new password ending tokens, the account's token page. */
+/** API tokens (docs/security.md): expiry, a new password ending tokens, the account's token page. */
 let ctx: TestContext;
 let app: Hono;
 let call: ReturnType<typeof apiClient>;

@@ -8,7 +8,7 @@ import { newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
 /**
- * Issue 12, item 3: login limits per account and per client address (an IPv6 /64) besides
+ * Login limits (docs/security.md): per account and per client address (an IPv6 /64) besides
  * (email, address), kept in PostgreSQL so replicas share them; X-Forwarded-For believed only from
  * TRUSTED_PROXIES; a cap on concurrent password hashing; scrypt at OWASP's parameters with
  * re-hashing on login.

@@ -12,7 +12,7 @@ import { newUser } from '../support/api.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
 /**
- * Issue 12, items 7 and 8: security headers on every route, login CSRF, /metrics behind a token,
+ * Hardening (docs/security.md): security headers on every route, login CSRF, /metrics behind a token,
  * /readyz without error text, database errors logged without their query parameters.
  */
 let ctx: TestContext;
