@@ -43,6 +43,7 @@ import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
 import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
+import { wahaClientForSender } from '../lib/waha/for-sender.ts';
 import { keyIdOf, normalizeSessionStatus } from '../lib/waha/webhooks.ts';
 
 export interface NotificationRef {
@@ -78,7 +79,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
 
   const waha = (sender: typeof senders.$inferSelect): WahaClient => {
     const apiKey = sender.wahaApiKeyEnc ? ctx.secrets.decrypt(sender.wahaApiKeyEnc) : null;
-    return deps.wahaClientFor?.(sender, apiKey) ?? new WahaClient({ baseUrl: sender.wahaServerUrl, apiKey, session: sender.wahaSessionName, timeoutMs: 60_000 });
+    return deps.wahaClientFor?.(sender, apiKey) ?? wahaClientForSender(ctx, sender, { timeoutMs: 60_000 });
   };
   const kaspi = (store: typeof stores.$inferSelect): KaspiClient | null => {
     if (!store.kaspiTokenEnc || store.tokenRejected) return null;

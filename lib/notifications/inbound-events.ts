@@ -52,7 +52,7 @@ export async function resolveOptOutSender(ctx: AppContext, target: InboundTarget
   const phone = phoneOfJid(from);
   if (phone) return { phone, matchedBy: 'phone' };
   if (!isLid(from)) return null;
-  const match = await resolveLidSender(ctx, wahaClientForSender(ctx.secrets, target.sender, { timeoutMs: 10_000 }), {
+  const match = await resolveLidSender(ctx, wahaClientForSender(ctx, target.sender, { timeoutMs: 10_000 }), {
     senderId: target.sender.id,
     lid: from,
     altPhone: altPhoneOf(parsed.payload),

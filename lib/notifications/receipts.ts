@@ -89,7 +89,7 @@ export async function sweepMissingAcks(ctx: AppContext, options: ReceiptOptions 
 async function clientOf(ctx: AppContext, cache: Map<string, Pick<WahaClient, 'getMessage'> | null>, senderId: string, options: ReceiptOptions) {
   if (cache.has(senderId)) return cache.get(senderId) ?? null;
   const [sender] = await ctx.db.select().from(senders).where(sql`${senders.id} = ${senderId}`);
-  const client = sender ? (options.clientFor?.(sender) ?? wahaClientForSender(ctx.secrets, sender)) : null;
+  const client = sender ? (options.clientFor?.(sender) ?? wahaClientForSender(ctx, sender)) : null;
   cache.set(senderId, client);
   return client;
 }
