@@ -78,18 +78,10 @@ export function clampLimit(raw: string | number | undefined): number {
   return Math.min(Math.max(n, 1), MAX_MESSAGES_LIMIT);
 }
 
-interface Row {
-  id: string;
-  order_code: string;
-  event: string;
-  customer_phone: string | null;
-  message_text: string | null;
-  status: string;
-  reason_code: string | null;
-  reason: string | null;
-  template_id: string | null;
-  waha_message_id: string | null;
-  workflow_id: string | null;
+type TimeColumn = 'created_at' | 'updated_at' | 'scheduled_for' | 'sent_at' | 'delivered_at' | 'read_at';
+
+/** A row as PostgreSQL returns it: the view's columns with times as Dates, plus the cursor's key. */
+interface Row extends Omit<MessageView, TimeColumn> {
   created_at: Date;
   updated_at: Date;
   scheduled_for: Date | null;
