@@ -178,6 +178,7 @@ describe.each(ENGINE_PROFILES.map((p, i) => [p.name, p, i] as const))('%s', (_na
       expect(swept.blind).toBeGreaterThan(0);
       expect((await status(n.id)).status).toBe('sent');
       await ctx.temporal.workflow.getHandle((await status(n.id)).workflowId!).terminate('test over');
+      await expect(run).rejects.toThrow();
     } else {
       expect(swept.updated).toBeGreaterThan(0);
       expect((await status(n.id)).status).toBe('read');
