@@ -69,8 +69,11 @@ export async function applyStatus(db: Executor, change: StatusChange): Promise<N
   } else {
     guard = sql`${rankSql} < ${STATUS_RANK[to]}`;
   }
+  // FOR NO KEY UPDATE, not FOR UPDATE: webhook transactions first write message_events rows that
+  // reference this notification (their foreign key takes KEY SHARE on it); a full FOR UPDATE
+  // would wait for those and deadlock two acks of one message arriving together.
   const rows = await db.execute<{ previous: NotificationStatus; store_id: string; event: string }>(sql`
-    with prev as (select id, status, reason_code from notifications where id = ${notificationId} for update)
+    with prev as (select id, status, reason_code from notifications where id = ${notificationId} for no key update)
     update notifications n set
       status = ${to},
       reason_code = case when ${to} in ('failed', 'skipped', 'undelivered') then ${change.reasonCode ?? null} when prev.status = 'failed' then null else n.reason_code end,
@@ -118,7 +121,7 @@ export interface Reopen {
  */
 export async function reopenNotification(db: Executor, r: Reopen): Promise<{ previous: NotificationStatus; previousWorkflowId: string | null } | undefined> {
   const rows = await db.execute<{ previous: NotificationStatus; previous_workflow_id: string | null; store_id: string; event: string }>(sql`
-    with prev as (select id, status, workflow_id from notifications where id = ${r.notificationId} for update)
+    with prev as (select id, status, workflow_id from notifications where id = ${r.notificationId} for no key update)
     update notifications n set
       status = ${r.to},
       reason_code = case when ${r.clearReason ?? false} then null else n.reason_code end,

@@ -41,6 +41,17 @@ async function sentMessage() {
 }
 
 describe('WAHA webhook', () => {
+  it('acks and echoes of one message arriving together never deadlock (every delivery 200)', async () => {
+    for (let round = 0; round < 8; round++) {
+      const m = await sentMessage();
+      const echo = envelope('message.any', { id: m.messageId, from: '77000000001@c.us', to: '77011234567@c.us', fromMe: true, source: 'api', body: 'x', timestamp: Math.floor(Date.now() / 1000) });
+      const bodies = [m.ack(1), m.ack(2), m.ack(3), m.ack(3), m.ack(2), echo];
+      const statuses = await Promise.all(bodies.map(async (b) => (await post(m.store.id, b)).status));
+      expect(statuses).toEqual(bodies.map(() => 200));
+      expect(await m.status()).toBe('read');
+    }
+  });
+
   it('refuses forged and unsigned deliveries and changes nothing', async () => {
     const m = await sentMessage();
     const body = m.ack(3);
