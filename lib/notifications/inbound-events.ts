@@ -76,7 +76,8 @@ export async function applyInboundEvent(
         kind: parsed.event,
         // An ack is parked as pending until it is matched, in this same statement: a send that
         // stores its message id concurrently then finds it (applyPendingAcks) in every order.
-        ...(parsed.event === 'message.ack' ? { wahaKeyId: keyIdOf(parsed.payload.id), ack: parsed.payload.ack, pending: true } : {}),
+        // PENDING (0) proves nothing new; it is recorded for the trail but never parked or applied.
+        ...(parsed.event === 'message.ack' ? { wahaKeyId: keyIdOf(parsed.payload.id), ack: parsed.payload.ack, pending: parsed.payload.ack !== 0 } : {}),
       })
       .onConflictDoNothing()
       .returning({ id: messageEvents.id });
@@ -86,7 +87,7 @@ export async function applyInboundEvent(
 
     switch (parsed.event) {
       case 'message.ack':
-        return applyAck(tx, target, parsed.payload, eventRowId, ctx.now);
+        return parsed.payload.ack === 0 ? { ignored: true } : applyAck(tx, target, parsed.payload, eventRowId, ctx.now);
       case 'message.any':
         return applyEcho(tx, target, parsed.payload, eventRowId, at);
       case 'message':

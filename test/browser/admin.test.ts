@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
-import { notifications, senders, stores } from '../../drizzle/schema.ts';
+import { notifications, optOuts, senders, stores, unmappedOptOuts } from '../../drizzle/schema.ts';
 import { createUser } from '../../lib/auth/users.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
 import { createStore as createStoreService } from '../../lib/services/stores.ts';
@@ -266,7 +266,13 @@ describe('admin console in Chromium', () => {
     expect(await page.textContent('.flash')).toContain('Отменено уведомлений в очереди: 0');
 
     // ---- opt-outs and audit ----
+    // Two replies from buyers behind WhatsApp LIDs: one matched through the LID learned at send, one
+    // nobody could map yet (as the WAHA webhook leaves them).
+    await ctx.db.insert(optOuts).values({ storeId, phone: '77015554433', source: 'whatsapp', matchedBy: 'lid_table', lid: '245896994390182@lid' });
+    await ctx.db.insert(unmappedOptOuts).values({ storeId, lid: '245896994399876@lid' });
     await page.click('nav a:has-text("Отказы")');
+    expect(await page.textContent('#opt-outs-table')).toContain('по скрытому ID (LID), известному с отправки');
+    expect(await page.textContent('#unmapped-opt-outs')).toContain('…9876');
     await page.fill('#phone', '87019998877');
     await page.fill('#note', 'Попросил не писать');
     await page.click('#add-opt-out');
