@@ -36,7 +36,7 @@ import { isEventCurrent, isFresh, freshUntil } from '../lib/kaspi/events.ts';
 import { parseOrderSnapshot, type KaspiOrder } from '../lib/kaspi/orders.ts';
 import { applyPendingAcks, recordAck } from '../lib/notifications/acks.ts';
 import { wakeWaiting } from '../lib/notifications/wake.ts';
-import { applyStatus, FINAL_STATUSES, reopenNotification, setWaitingReason } from '../lib/notifications/status.ts';
+import { applyStatus, FINAL_STATUSES, OUTCOME_UNKNOWN, reopenNotification, setWaitingReason } from '../lib/notifications/status.ts';
 import { learnLidBeforeSend } from '../lib/buyers/lids.ts';
 import { ru } from '../lib/i18n/messages.ts';
 import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
@@ -101,7 +101,9 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
   }
 
   const finish = async (notificationId: string, status: 'skipped' | 'failed' | 'undelivered', reasonCode: string, source: string) => {
-    await applyStatus(ctx.db, { notificationId, to: status, reasonCode, reason: reasonText(reasonCode), source, at: ctx.now() });
+    // "Unknown" fails only a row still waiting for its answer: an echo or ack that proved it sent meanwhile wins.
+    const onlyFrom = reasonCode === OUTCOME_UNKNOWN ? { onlyFrom: ['sending'] as const } : {};
+    await applyStatus(ctx.db, { notificationId, to: status, reasonCode, reason: reasonText(reasonCode), source, at: ctx.now(), ...onlyFrom });
     const [n] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, notificationId));
     log.info({ notificationId, status: n?.status, reasonCode: n?.reasonCode }, 'notification finished');
     return { status: (n?.status ?? status) as NotificationStatus, reasonCode: n?.reasonCode ?? reasonCode };
@@ -263,8 +265,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
 
     // Pacing first, without a lock or any I/O: a backlog waking together must not each re-read
     // Kaspi and ask WAHA only to learn the slot is taken. The claim below decides for real.
-    const early = decideClaim({ now: ctx.now(), sender: { ...sender, sessionStatus: 'WORKING', sessionStatusAt: ctx.now(), acksStalledSince: null }, sendingPaused: store.sendingPaused, sentToday: 0, sentTodayToBuyer: 0, random });
-    if (!early.ok && (early.reason === 'gap' || early.reason === 'quiet_hours' || early.reason === 'paused')) {
+    const early = decideClaim({ now: ctx.now(), sender: { ...sender, sessionStatus: 'WORKING', sessionStatusAt: ctx.now() }, sendingPaused: store.sendingPaused, sentToday: 0, sentTodayToBuyer: 0, random });
+    if (!early.ok && (early.reason === 'gap' || early.reason === 'quiet_hours' || early.reason === 'paused' || early.reason === 'acks_stalled')) {
       return waitFor(notificationId, early.reason, early.retryAt && jitter(early.retryAt, sender));
     }
 
@@ -379,6 +381,9 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         random,
       });
       if (!decision.ok) return decision;
+      // A «стоп» that arrived while we asked WAHA (number check, LID, reserved id) still counts.
+      const [optedOut] = r.store.testModePhone ? [] : await tx.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, r.store.id), eq(optOuts.phone, r.phone)));
+      if (optedOut) return { ok: false as const, optedOut: true as const };
       // The one guard against sending what an admin just cancelled, a resend raced by a late
       // ack, or anything else that moved the row: only queued/scheduled may become sending.
       const previous = await applyStatus(tx, { notificationId: r.notificationId, to: 'sending', source: 'claim', at: now });
@@ -393,6 +398,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         .returning({ id: messageAttempts.id });
       return { ok: true as const, attemptId: attempt!.id };
     });
+    if ('optedOut' in claim) return done(r.notificationId, 'skipped', 'opted_out');
     if ('moved' in claim) {
       const [row] = await ctx.db.select({ status: notifications.status, reasonCode: notifications.reasonCode }).from(notifications).where(eq(notifications.id, r.notificationId));
       return { result: 'done', status: (row?.status ?? 'skipped') as NotificationStatus, reasonCode: row?.reasonCode ?? null };
@@ -406,10 +412,18 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     try {
       const sent = await r.client.sendText({ chatId: r.chatId, text: r.text, id: r.reservedId });
       const messageId = sent.messageId ?? r.reservedId;
+      // An echo may have stored the id already: an answer without one must not erase it; and a
+      // look-up that meanwhile proved the attempt absent is not overwritten.
       await ctx.db
         .update(messageAttempts)
-        .set({ wahaMessageId: messageId, wahaKeyId: messageId ? keyIdOf(messageId) : null, outcome: 'sent', confirmedBy: sql`coalesce(${messageAttempts.confirmedBy}, 'response')`, finishedAt: ctx.now() })
-        .where(eq(messageAttempts.id, attemptId));
+        .set({
+          wahaMessageId: sql`coalesce(${messageId}, ${messageAttempts.wahaMessageId})`,
+          wahaKeyId: sql`coalesce(${messageId ? keyIdOf(messageId) : null}, ${messageAttempts.wahaKeyId})`,
+          outcome: 'sent',
+          confirmedBy: sql`coalesce(${messageAttempts.confirmedBy}, 'response')`,
+          finishedAt: ctx.now(),
+        })
+        .where(and(eq(messageAttempts.id, attemptId), inArray(messageAttempts.outcome, ['sending', 'unknown', 'sent'])));
       await applyStatus(ctx.db, { notificationId, to: 'sent', source: 'send', at: ctx.now() });
       await clearWaitingReason(ctx.db, notificationId);
       if (messageId) await applyPendingAcks(ctx, keyIdOf(messageId));
@@ -437,8 +451,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     };
     log.warn({ notificationId, kind: err.kind, httpStatus: err.httpStatus }, 'WAHA send failed');
     const notSent = async (reason: WaitReason) => {
-      if (!(await settle('not_sent'))) return echoed();
-      await reopenNotification(ctx.db, { notificationId, from: ['sending'], to: 'scheduled', source: 'send_failed', at: ctx.now() });
+      const proven = await proveNotSent({ attemptId, notificationId, outcomes: ['sending'], statuses: ['sending'], source: 'send_failed', error: err.message });
+      if (proven === 'sent') return echoed();
       return wait(notificationId, reason, null);
     };
     const echoed = async (): Promise<SendResult> => {
@@ -469,6 +483,27 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
   }
 
   /**
+   * An attempt proven not sent and its notification back to `scheduled` for the next claim, in one
+   * transaction: a crash between the two would leave the row `sending` with nothing to send it.
+   * 'sent' when an echo or an ack settled the attempt meanwhile; 'other' when it moved elsewhere.
+   */
+  async function proveNotSent(r: { attemptId: string; notificationId: string; outcomes: string[]; statuses: NotificationStatus[]; source: string; error?: string }): Promise<'reopened' | 'sent' | 'other'> {
+    return ctx.db.transaction(async (tx) => {
+      const proven = await tx
+        .update(messageAttempts)
+        .set({ outcome: 'not_sent', finishedAt: ctx.now(), ...(r.error ? { error: r.error } : {}) })
+        .where(and(eq(messageAttempts.id, r.attemptId), inArray(messageAttempts.outcome, r.outcomes), sql`coalesce(${messageAttempts.lastAck}, -2) < 1`))
+        .returning({ id: messageAttempts.id });
+      if (proven.length === 0) {
+        const [now] = await tx.select({ outcome: messageAttempts.outcome }).from(messageAttempts).where(eq(messageAttempts.id, r.attemptId));
+        return now?.outcome === 'sent' ? 'sent' : 'other';
+      }
+      await reopenNotification(tx, { notificationId: r.notificationId, from: r.statuses, to: 'scheduled', source: r.source, at: ctx.now() });
+      return 'reopened';
+    });
+  }
+
+  /**
    * After an ambiguous send: was it sent? What WAHA already told us first (an ack, a
    * `message.any` echo settled the attempt), then the reserved id, then — WEBJS — the chat's own
    * messages with the exact text. A session that cannot answer (NOWEB without its store) leaves it
@@ -492,15 +527,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         await markAttemptSent(ctx, a.id, a.notificationId, found.id, found.ack);
         return { found: 'sent' };
       }
-      const proven = await ctx.db
-        .update(messageAttempts)
-        .set({ outcome: 'not_sent', finishedAt: ctx.now() })
-        .where(and(eq(messageAttempts.id, a.id), inArray(messageAttempts.outcome, ['sending', 'unknown'])))
-        .returning({ id: messageAttempts.id });
-      // An echo settled it while we asked: it was sent.
-      if (proven.length === 0) return { found: 'sent' };
-      await reopenNotification(ctx.db, { notificationId: a.notificationId, from: ['sending'], to: 'scheduled', source: 'lookup_absent', at: ctx.now() });
-      return { found: 'absent' };
+      const proven = await proveNotSent({ attemptId: a.id, notificationId: a.notificationId, outcomes: ['sending', 'unknown'], statuses: ['sending'], source: 'lookup_absent' });
+      return proven === 'reopened' ? { found: 'absent' } : proven === 'sent' ? { found: 'sent' } : { found: 'unknown' };
     } catch (err) {
       if (!(err instanceof WahaError)) throw err;
       log.warn({ attemptId, kind: err.kind }, 'message lookup failed');
@@ -548,9 +576,8 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         if (!message) {
           if (!allowResend || (a.lastAck ?? -2) >= 1) return { found: 'unknown' };
           // Proven absent: the next claim reuses the same reserved id for the one allowed resend.
-          await ctx.db.update(messageAttempts).set({ outcome: 'not_sent', finishedAt: ctx.now() }).where(eq(messageAttempts.id, a.id));
-          await reopenNotification(ctx.db, { notificationId, from: ['sending', 'sent'], to: 'scheduled', source: 'no_server_ack_absent', at: ctx.now() });
-          return { found: 'absent' };
+          const proven = await proveNotSent({ attemptId: a.id, notificationId, outcomes: ['sent'], statuses: ['sending', 'sent'], source: 'no_server_ack_absent' });
+          return proven === 'reopened' ? { found: 'absent' } : { found: 'unknown' };
         }
         if (message.ack !== null) {
           const { resumedSenderId } = await recordAck(ctx, a.id, notificationId, message.ack, 'lookup');

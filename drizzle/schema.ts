@@ -153,6 +153,9 @@ export const senders = pgTable('senders', {
   // Set while the session reads WORKING but WhatsApp acknowledges none of its recent sends
   // (docs/contracts/waha.md "Receipts that stop"): the queue is held until an ack returns.
   acksStalledSince: ts('acks_stalled_since'),
+  // When the last hold ended: the detector only judges sends made after it, so the same old
+  // unacknowledged messages cannot hold the number again right after a restart.
+  acksReleasedAt: ts('acks_released_at'),
   // What the live WAHA session lacks that we rely on (lib/waha/session-health.ts), as last seen.
   sessionHealth: jsonb('session_health'),
   sessionHealthAt: ts('session_health_at'),

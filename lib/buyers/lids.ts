@@ -4,7 +4,7 @@ import type { Db } from '../db/client.ts';
 import { WahaError } from '../waha/client.ts';
 
 /**
- * Buyers behind linked ids (docs/contracts/waha.md "Buyers write from LIDs"). WhatsApp shows many
+ * Buyers behind linked ids (docs/contracts/waha.md "Buyers behind LIDs"). WhatsApp shows many
  * buyers as `…@lid` instead of their number, so a reply — "стоп" above all — may carry no phone.
  * We learn each buyer's LID when we send to them (WAHA `lids/pn/{phone}`) and keep it beside the
  * phone; a reply from a LID is matched through that table first, then WAHA's `lids/{lid}` (which
@@ -42,7 +42,9 @@ export async function learnLidBeforeSend(
   input: { senderId: string; phone: string },
 ): Promise<{ lid: string | null; optedOutStoreIds: string[] }> {
   const [known] = await ctx.db.select({ lid: buyerLids.lid }).from(buyerLids).where(and(eq(buyerLids.senderId, input.senderId), eq(buyerLids.phone, input.phone))).limit(1);
-  if (known) return { lid: known.lid, optedOutStoreIds: [] };
+  // Known already (another store's reply mapped it): a «стоп» one of this number's stores kept
+  // unmapped for that LID still applies.
+  if (known) return { lid: known.lid, optedOutStoreIds: await ctx.db.transaction((tx) => matchUnmappedOptOuts(tx, { senderId: input.senderId, lid: known.lid, phone: input.phone, at: ctx.now() })) };
   let lid: string | null;
   try {
     lid = await waha.lidForPhone(input.phone);

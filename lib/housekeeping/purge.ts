@@ -66,7 +66,11 @@ export async function purgePersonalData(ctx: Pick<AppContext, 'db' | 'now' | 'lo
   const lids = await ctx.db.execute(sql`
     delete from buyer_lids
     where learned_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
-  result.buyerLids = lids.rowCount ?? 0;
+  // A matched unmapped opt-out holds a LID beside its phone; the opt_outs row keeps the opt-out.
+  const matched = await ctx.db.execute(sql`
+    delete from unmapped_opt_outs
+    where matched_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
+  result.buyerLids = (lids.rowCount ?? 0) + (matched.rowCount ?? 0);
 
   ctx.logger.info({ ...result }, 'personal data purged');
   return result;

@@ -1,4 +1,4 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, sql, type SQL } from 'drizzle-orm';
 import { messageAttempts } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
 import { ru } from '../i18n/messages.ts';
@@ -16,10 +16,14 @@ import { applyStatus, statusForAck } from './status.ts';
  * can wake the waiting workflows.
  */
 export async function recordAck(ctx: { db: Pick<Db, 'execute'>; now: () => Date }, attemptId: string, notificationId: string, ack: number, source: string): Promise<{ resumedSenderId: string | null }> {
+  // An ack of SERVER or better proves the message went out: an attempt still waiting for its
+  // answer (or left unknown) is sent.
   await ctx.db.execute(sql`
     update message_attempts set last_ack = case
       when ${ack} < 0 then case when coalesce(last_ack, 0) < 2 then ${ack} else last_ack end
-      else greatest(coalesce(last_ack, ${ack}), ${ack}) end
+      else greatest(coalesce(last_ack, ${ack}), ${ack}) end,
+      outcome = case when ${ack} >= 1 and outcome in ('sending', 'unknown') then 'sent' else outcome end,
+      confirmed_by = case when ${ack} >= 1 and outcome in ('sending', 'unknown') then 'ack' else confirmed_by end
     where id = ${attemptId}`);
   const resumed = ack >= 1 ? await releaseStalledSender(ctx.db, attemptId) : null;
   const to = statusForAck(ack);
@@ -39,9 +43,17 @@ export async function recordAck(ctx: { db: Pick<Db, 'execute'>; now: () => Date 
 }
 
 async function releaseStalledSender(db: Pick<Db, 'execute'>, attemptId: string): Promise<string | null> {
+  return releaseHeldSender(db, sql`(select sender_id from message_attempts where id = ${attemptId})`);
+}
+
+/**
+ * Ends a hold for stalled receipts (lib/notifications/receipts.ts), remembering when: the
+ * detector then judges only sends made after it. Returns the sender id when a hold ended.
+ */
+export async function releaseHeldSender(db: Pick<Db, 'execute'>, senderId: SQL | string): Promise<string | null> {
   const released = await db.execute<{ id: string }>(sql`
-    update senders set acks_stalled_since = null, updated_at = now()
-    where acks_stalled_since is not null and id = (select sender_id from message_attempts where id = ${attemptId})
+    update senders set acks_stalled_since = null, acks_released_at = now(), updated_at = now()
+    where acks_stalled_since is not null and id = ${senderId}
     returning id`);
   return released.rows[0]?.id ?? null;
 }

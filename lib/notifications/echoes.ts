@@ -6,8 +6,8 @@ import { applyPendingAcks } from './acks.ts';
 import { applyStatus } from './status.ts';
 
 /**
- * Knowing what we sent without a message store (docs/contracts/waha.md "What bites in
- * production"). With `message.any` subscribed, WAHA echoes every message the session sends
+ * Knowing what we sent without a message store (docs/contracts/waha.md "Knowing what we
+ * sent"). With `message.any` subscribed, WAHA echoes every message the session sends
  * (`fromMe: true`, `source: "api"`). An echo is proof that the send happened, so it settles an
  * attempt whose HTTP answer was lost or ambiguous — by the reserved key id on NOWEB/GOWS, and on
  * WEBJS (no reserved ids) by the chat and the exact text within the attempt's window.
@@ -15,7 +15,8 @@ import { applyStatus } from './status.ts';
 
 /** How far around the echo's timestamp an attempt without a reserved id may have started. */
 const TEXT_MATCH_BEFORE_MS = 10 * 60_000;
-const TEXT_MATCH_AFTER_MS = 60_000;
+// WhatsApp timestamps are whole seconds and clocks differ a little; an attempt cannot start long after its own echo.
+const TEXT_MATCH_AFTER_MS = 5_000;
 
 type Tx = Pick<Db, 'select' | 'update' | 'execute'>;
 
@@ -71,7 +72,8 @@ async function byChatAndText(tx: Tx, input: { storeId: string; senderId: string;
     const [known] = await tx.select({ phone: buyerLids.phone }).from(buyerLids).where(and(eq(buyerLids.senderId, input.senderId), eq(buyerLids.lid, to)));
     phone = known?.phone ?? null;
   }
-  if (!phone || payload.body === '') return null;
+  // Only what the session sent through the API: a seller typing the same words on the phone is not our send.
+  if (!phone || payload.body === '' || (payload.source ?? 'api') !== 'api') return null;
   const echoAt = payload.timestamp * 1000;
   const [row] = await tx
     .select({ attemptId: messageAttempts.id, notificationId: messageAttempts.notificationId, workflowId: notifications.workflowId })

@@ -1,11 +1,11 @@
-import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import { messageAttempts, messageEvents, notifications, optOuts, senders, unmappedOptOuts } from '../../drizzle/schema.ts';
 import { resolveLidSender, type SenderMatch } from '../buyers/lids.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { wahaClientForSender, type SenderRow } from '../waha/for-sender.ts';
 import { altPhoneOf, isLid, keyIdOf, normalizeSessionStatus, phoneOfJid, type KnownSessionStatus, type MessageAckPayload, type MessagePayload, type ParsedWebhook } from '../waha/webhooks.ts';
-import { recordAck } from './acks.ts';
+import { recordAck, releaseHeldSender } from './acks.ts';
 import { confirmSendFromEcho } from './echoes.ts';
 
 /**
@@ -136,7 +136,7 @@ async function applyOptOut(tx: Tx, storeId: string, from: string, optOut: NonNul
 /**
  * Deliveries arrive out of order (retries): a late STARTING must not overwrite WORKING. A session
  * that comes back to WORKING from anything else releases a queue held for stalled receipts — a
- * restart is what fixes them (WAHA issue #1721), and the detector holds it again if not.
+ * restart is what fixes them (WAHA issue #1721); the detector judges only sends made after it.
  */
 async function applySessionStatus(tx: Tx, senderId: string, status: KnownSessionStatus, reportedAt: Date, at: Date): Promise<InboundOutcome> {
   const [before] = await tx.select({ status: senders.sessionStatus }).from(senders).where(eq(senders.id, senderId));
@@ -146,9 +146,6 @@ async function applySessionStatus(tx: Tx, senderId: string, status: KnownSession
     .where(and(eq(senders.id, senderId), or(isNull(senders.sessionStatusAt), lt(senders.sessionStatusAt, reportedAt))))
     .returning({ id: senders.id });
   let resumedSenderId: string | null = null;
-  if (changed.length > 0 && status === 'WORKING' && before?.status !== 'WORKING') {
-    const released = await tx.execute<{ id: string }>(sql`update senders set acks_stalled_since = null where id = ${senderId} and acks_stalled_since is not null returning id`);
-    resumedSenderId = released.rows[0]?.id ?? null;
-  }
+  if (changed.length > 0 && status === 'WORKING' && before?.status !== 'WORKING') resumedSenderId = await releaseHeldSender(tx, senderId);
   return { session: status, resumedSenderId };
 }

@@ -62,9 +62,11 @@ export async function sweepMissingAcks(ctx: AppContext, options: ReceiptOptions 
   const result: SweepResult = { checked: 0, updated: 0, blind: 0 };
   const clients = new Map<string, Pick<WahaClient, 'getMessage'> | null>();
   for (const row of silent.rows) {
+    // Stamped first, also when the number cannot be asked: a blind or unreachable number must not
+    // take the whole batch again on the next run and starve the others.
+    await ctx.db.execute(sql`update message_attempts set ack_checked_at = ${now} where id = ${row.attempt_id}`);
     const client = await clientOf(ctx, clients, row.sender_id, options);
     if (!client) continue;
-    await ctx.db.execute(sql`update message_attempts set ack_checked_at = ${now} where id = ${row.attempt_id}`);
     let ack: number | null;
     try {
       ack = (await client.getMessage(row.chat_id, row.waha_message_id))?.ack ?? null;
@@ -101,16 +103,20 @@ export interface StallOptions {
   graceMs?: number;
   /** Look at these numbers only (tests; an operator checking one number). */
   senderIds?: string[];
+  /** Sends older than this say nothing about the receipts now. */
+  lookBackMs?: number;
 }
 
 /**
- * Marks numbers whose last `sends` messages (each older than the grace) have no SERVER ack while
- * no newer message got one and the session says WORKING. Returns the senders newly held.
+ * Marks numbers whose last `sends` messages (each older than the grace, younger than an hour and
+ * sent after the last hold ended) have no SERVER ack while no newer message got one and the
+ * session says WORKING. Returns the senders newly held.
  */
 export async function detectStalledReceipts(ctx: AppContext, options: StallOptions = {}): Promise<string[]> {
   const now = ctx.now();
   const sends = options.sends ?? 3;
   const grace = options.graceMs ?? 3 * 60_000;
+  const lookBack = options.lookBackMs ?? 60 * 60_000;
   const held = await ctx.db.execute<{ id: string }>(sql`
     update senders s set acks_stalled_since = ${now}, updated_at = ${now}
     where s.acks_stalled_since is null and s.session_status = 'WORKING'
@@ -119,6 +125,7 @@ export async function detectStalledReceipts(ctx: AppContext, options: StallOptio
         select count(*) from (
           select a.last_ack from message_attempts a
           where a.sender_id = s.id and a.outcome = 'sent' and a.started_at < ${new Date(now.getTime() - grace)}
+            and a.started_at > greatest(coalesce(s.acks_released_at, '-infinity'), ${new Date(now.getTime() - lookBack)})
           order by a.started_at desc limit ${sends}
         ) latest where coalesce(latest.last_ack, 0) < 1
       ) = ${sends}

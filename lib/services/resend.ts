@@ -14,12 +14,11 @@ import { startNotificationWorkflow } from '../temporal/start-notification.ts';
  *
  * A resend never creates a second notification (the unique (store, order, event) row is the guard
  * against duplicates). It:
- *  1. moves the notification back to `scheduled` with ONE guarded UPDATE from failed/undelivered.
- *     This is the only backwards move of a status anywhere: lib/notifications/status.ts
- *     (applyStatus) only moves forward, which is right for everything that OBSERVES a message
- *     (webhooks, lookups, the workflow). A resend is an operator's DECISION to try again; it is
- *     written here, directly, with its own guard, and recorded as a `resend` message_event so the
- *     log shows why the status went back;
+ *  1. moves the notification back to `scheduled` from failed/undelivered through the status
+ *     writer's backward move (`reopenNotification` in lib/notifications/status.ts), recorded as a
+ *     `resend` message_event so the log shows why the status went back: applyStatus only moves
+ *     forward, which is right for everything that OBSERVES a message, while a resend is an
+ *     operator's DECISION to try again;
  *  2. marks the earlier attempts whose outcome would short-circuit the next claim (`sent`,
  *     `sending`, `unknown`, and `not_sent` with a reserved id that would be reused) as
  *     `superseded_by_resend`, so `claimAndSend` makes a NEW attempt with a new message id;

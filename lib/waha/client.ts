@@ -612,7 +612,8 @@ export class WahaClient {
     if (input.nowebStore ?? true) {
       const noweb = z.record(z.string(), z.unknown()).safeParse(config.noweb);
       const base = noweb.success ? noweb.data : {};
-      config.noweb = { markOnline: true, ...base, store: { enabled: true, fullSync: true } };
+      const store = z.record(z.string(), z.unknown()).safeParse(base.store);
+      config.noweb = { markOnline: true, ...base, store: { fullSync: true, ...(store.success ? store.data : {}), enabled: true } };
     }
 
     if (current === null) {

@@ -100,7 +100,7 @@ export const messagePayloadSchema = z.object({
   source: z.string().nullish(),
   timestamp: z.number(),
   hasMedia: z.boolean().nullish(),
-  // NOWEB carries the number behind a LID sender here (docs/contracts/waha.md "Buyers write from LIDs").
+  // NOWEB carries the number behind a LID sender here (docs/contracts/waha.md "Buyers behind LIDs").
   _data: z.looseObject({
     key: z.looseObject({ remoteJidAlt: z.string().nullish(), senderPn: z.string().nullish(), participantAlt: z.string().nullish() }).nullish(),
   }).nullish().catch(null),

@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNotificationActivities } from '../../activities/notification.ts';
-import { messageAttempts, notifications, orders, stores } from '../../drizzle/schema.ts';
+import { messageAttempts, notifications, optOuts, orders, stores } from '../../drizzle/schema.ts';
 import { KaspiClient } from '../../lib/kaspi/client.ts';
+import { WahaClient } from '../../lib/waha/client.ts';
 import { recordAck } from '../../lib/notifications/acks.ts';
 import { startKaspiSimulator } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
@@ -92,6 +93,26 @@ describe('races around a send', () => {
     await activities.prepareNotification({ notificationId: n.id });
     expect(await activities.claimAndSend({ notificationId: n.id })).toEqual({ result: 'wait', reason: 'paused', retryAt: null });
     expect(waha.state.messages('77011234567@c.us', sender.wahaSessionName)).toHaveLength(0);
+  });
+
+  it('a «стоп» that arrives while the claim asks WAHA wins: nothing is sent', async () => {
+    const { sender, store, n } = await setup();
+    const activities = createNotificationActivities(ctx, {
+      wahaClientFor: (s, apiKey) => new WahaClient({
+        baseUrl: s.wahaServerUrl,
+        apiKey,
+        session: s.wahaSessionName,
+        fetch: async (input, init) => {
+          // The buyer's reply lands while we reserve the message id, after the early opt-out check.
+          if (String(input).includes('/new-message-id')) await ctx.db.insert(optOuts).values({ storeId: store.id, phone: '77011234567', source: 'whatsapp', matchedBy: 'phone' });
+          return fetch(input, init);
+        },
+      }),
+    });
+    await activities.prepareNotification({ notificationId: n.id });
+    expect(await activities.claimAndSend({ notificationId: n.id })).toEqual({ result: 'done', status: 'skipped', reasonCode: 'opted_out' });
+    expect(waha.state.messages('77011234567@c.us', sender.wahaSessionName)).toHaveLength(0);
+    expect(await ctx.db.select().from(messageAttempts).where(eq(messageAttempts.notificationId, n.id))).toHaveLength(0);
   });
 
   it('a second "absent" lookup does not reopen the notification, and an ERROR ack cannot fail a waiting row', async () => {

@@ -257,6 +257,10 @@ describe('receipts that stop (NOWEB with store)', () => {
       for (const b of [...sent.map((x) => x.b), next]) expect(waha.state.messages(b.chatId, sender.wahaSessionName).filter((m) => m.fromMe)).toHaveLength(1);
       await evaluateAlerts(ctx, { storeId: store.id, deps: { fetch: async () => new Response('{}') } });
       expect((await openAlerts(ctx, store.id)).filter((a) => a.kind === 'whatsapp_acks_stalled')).toHaveLength(0);
+
+      // A restart released it, but nothing was sent since: the old unacknowledged sends do not hold it again.
+      await ctx.db.update(messageAttempts).set({ lastAck: null }).where(eq(messageAttempts.senderId, sender.id));
+      expect(await detectStalledReceipts(ctx, { sends: 3, graceMs: 0, senderIds: [sender.id] })).toEqual([]);
     } finally {
       await waha.close();
     }

@@ -1,0 +1,1 @@
+ALTER TABLE "senders" ADD COLUMN "acks_released_at" timestamp with time zone;
