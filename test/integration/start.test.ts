@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../lib/runtime/ports.ts';
+import { descendants } from '../support/processes.ts';
 
 /**
  * `npm start` as a newcomer runs it: embedded PostgreSQL, a dev server with its UI, migrations,
@@ -53,24 +54,6 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string, 
   throw new Error(`${what} not reached in ${ms} ms. Output:\n${output()}`);
 }
 
-/** Every process below `pid`, read from /proc (ps may not be installed). */
-function descendants(pid: number): number[] {
-  const table = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map((d) => {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      return { pid: Number(d), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) };
-    } catch {
-      return { pid: Number(d), ppid: -1 };
-    }
-  });
-  const found: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    const parent = stack.pop();
-    for (const row of table) if (row.ppid === parent) { found.push(row.pid); stack.push(row.pid); }
-  }
-  return found;
-}
 
 describe('npm start', () => {
   it('reaches /readyz with a live Temporal UI, survives a restart with its data, and leaves nothing behind', async () => {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createFreshDatabase } from '../../lib/runtime/fresh-database.ts';
 import { findFreePort } from '../../lib/runtime/ports.ts';
+import { descendants } from '../support/processes.ts';
 
 /**
  * The real product for the attack suite: `npm start` (as an operator runs it) in production mode,
@@ -21,24 +22,6 @@ export interface Product {
   stop(): Promise<void>;
 }
 
-/** Every process below `pid`, read from /proc. */
-function descendants(pid: number): number[] {
-  const table = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map((d) => {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      return { pid: Number(d), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) };
-    } catch {
-      return { pid: Number(d), ppid: -1 };
-    }
-  });
-  const found: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    const parent = stack.pop();
-    for (const row of table) if (row.ppid === parent) { found.push(row.pid); stack.push(row.pid); }
-  }
-  return found;
-}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
