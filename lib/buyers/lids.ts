@@ -25,7 +25,7 @@ export async function rememberLid(db: Executor, row: { senderId: string; lid: st
     .onConflictDoUpdate({ target: [buyerLids.senderId, buyerLids.lid], set: { phone: row.phone, source: row.source, learnedAt: row.at } });
 }
 
-export async function knownPhoneOfLid(db: Executor, senderId: string, lid: string): Promise<string | null> {
+export async function knownPhoneOfLid(db: Pick<Db, 'select'>, senderId: string, lid: string): Promise<string | null> {
   const [row] = await db.select({ phone: buyerLids.phone }).from(buyerLids).where(and(eq(buyerLids.senderId, senderId), eq(buyerLids.lid, lid)));
   return row?.phone ?? null;
 }

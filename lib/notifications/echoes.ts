@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import { buyerLids, messageAttempts, notifications } from '../../drizzle/schema.ts';
+import { messageAttempts, notifications } from '../../drizzle/schema.ts';
+import { knownPhoneOfLid } from '../buyers/lids.ts';
 import type { Db } from '../db/client.ts';
 import { isLid, keyIdOf, phoneOfJid, type MessagePayload } from '../waha/webhooks.ts';
 import { applyPendingAcks } from './acks.ts';
@@ -67,11 +68,7 @@ async function byKeyId(tx: Tx, storeId: string, keyId: string): Promise<EchoMatc
 async function byChatAndText(tx: Tx, input: { storeId: string; senderId: string; payload: MessagePayload }): Promise<EchoMatch | null> {
   const { payload } = input;
   const to = payload.to ?? '';
-  let phone = phoneOfJid(to);
-  if (!phone && isLid(to)) {
-    const [known] = await tx.select({ phone: buyerLids.phone }).from(buyerLids).where(and(eq(buyerLids.senderId, input.senderId), eq(buyerLids.lid, to)));
-    phone = known?.phone ?? null;
-  }
+  const phone = phoneOfJid(to) ?? (isLid(to) ? await knownPhoneOfLid(tx, input.senderId, to) : null);
   // Only what the session sent through the API: a seller typing the same words on the phone is not our send.
   if (!phone || payload.body === '' || (payload.source ?? 'api') !== 'api') return null;
   const echoAt = payload.timestamp * 1000;
