@@ -80,6 +80,11 @@ export const stores = pgTable('stores', {
   lastPollError: text('last_poll_error'),
   lastPollOrders: integer('last_poll_orders'),
   retentionDays: integer('retention_days').notNull().default(180),
+  // `{review_link}` becomes our own short link (/r/<id>, lib/review-links/) only when the admin has
+  // declared PUBLIC_URL reachable from the internet; otherwise it stays Kaspi's review URL.
+  reviewLinksEnabled: boolean('review_links_enabled').notNull().default(false),
+  // When the reachability check through PUBLIC_URL last passed (shown next to the setting).
+  reviewLinksCheckedAt: ts('review_links_checked_at'),
   senderId: uuid('sender_id').references(() => senders.id, { onDelete: 'set null' }),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -226,9 +231,15 @@ export const notifications = pgTable('notifications', {
   sentAt: ts('sent_at'),
   deliveredAt: ts('delivered_at'),
   readAt: ts('read_at'),
+  // The buyer's first message within 24 h after this one (lib/notifications/outcomes.ts): a reply.
+  repliedAt: ts('replied_at'),
+  // The buyer asked to stop (an opt-out word) within 24 h after this message.
+  optedOutAt: ts('opted_out_at'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [
+  // The outcome statistics per template read a store's sends over a period (lib/services/template-stats.ts).
+  index('notifications_store_sent_idx').on(t.storeId, t.sentAt).where(sql`sent_at is not null`),
   // The guard against duplicate notifications: one row per order event, whatever races.
   uniqueIndex('notifications_store_order_event_uq').on(t.storeId, t.orderCode, t.event),
   // Keyset pagination of the message log, newest first, with or without a status filter.
@@ -269,7 +280,25 @@ export const messageAttempts = pgTable('message_attempts', {
 }, (t) => [
   uniqueIndex('message_attempts_no_uq').on(t.notificationId, t.attemptNo),
   index('message_attempts_key_idx').on(t.wahaKeyId),
+  // A buyer's reply finds the message it answers: our latest send to that phone.
+  index('message_attempts_phone_idx').on(t.phone, t.startedAt),
 ]);
+
+/**
+ * The review short link of one notification (`/r/<id>`, lib/review-links/): the id is random and
+ * says nothing about the buyer or the order; the row knows where it leads (Kaspi's review page)
+ * and when the buyer first opened it. One per notification, so every attempt renders the same text.
+ */
+export const reviewLinks = pgTable('review_links', {
+  id: varchar('id', { length: 32 }).primaryKey(),
+  notificationId: uuid('notification_id').notNull().references(() => notifications.id, { onDelete: 'cascade' }),
+  storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
+  targetUrl: text('target_url').notNull(),
+  createdAt: createdAt(),
+  firstOpenedAt: ts('first_opened_at'),
+  lastOpenedAt: ts('last_opened_at'),
+  openCount: integer('open_count').notNull().default(0),
+}, (t) => [uniqueIndex('review_links_notification_uq').on(t.notificationId)]);
 
 export const messageEvents = pgTable('message_events', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
