@@ -164,6 +164,18 @@ export const senders = pgTable('senders', {
   // What the live WAHA session lacks that we rely on (lib/waha/session-health.ts), as last seen.
   sessionHealth: jsonb('session_health'),
   sessionHealthAt: ts('session_health_at'),
+  // The phone paired with the session (WAHA's `me.id`) and when it was first seen WORKING: a new
+  // number sends under a growing daily allowance for its first days (lib/pacing/warmup.ts).
+  pairedMeId: varchar('paired_me_id', { length: 100 }),
+  pairedAt: ts('paired_at'),
+  // Warm-up schedule: day 1 allows `warmup_start`, each next local day `warmup_growth_percent` %
+  // more, for `warmup_days` days (0 = no warm-up). Ended early by an admin who knows the number is old.
+  warmupDays: integer('warmup_days').notNull().default(14),
+  warmupStart: integer('warmup_start').notNull().default(20),
+  warmupGrowthPercent: integer('warmup_growth_percent').notNull().default(100),
+  warmupEndedAt: ts('warmup_ended_at'),
+  // Alert when this many messages in one calendar month went to buyers who never wrote back (null = off).
+  unansweredAlertThreshold: integer('unanswered_alert_threshold').default(1000),
   lastError: text('last_error'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -171,6 +183,8 @@ export const senders = pgTable('senders', {
   uniqueIndex('senders_server_session_uq').on(t.wahaServerUrl, t.wahaSessionName),
   check('senders_gap_ck', sql`min_gap_seconds >= 0 and max_gap_seconds >= min_gap_seconds and max_gap_seconds <= 3600`),
   check('senders_daily_cap_ck', sql`daily_cap is null or daily_cap > 0`),
+  check('senders_warmup_ck', sql`warmup_days between 0 and 60 and warmup_start between 1 and 100000 and warmup_growth_percent between 0 and 400`),
+  check('senders_unanswered_alert_ck', sql`unanswered_alert_threshold is null or unanswered_alert_threshold > 0`),
   check('senders_session_status_ck', inList('session_status', SESSION_STATUSES)),
 ]);
 
@@ -231,6 +245,9 @@ export const notifications = pgTable('notifications', {
   sentAt: ts('sent_at'),
   deliveredAt: ts('delivered_at'),
   readAt: ts('read_at'),
+  // Set when a day limit (daily cap or warm-up allowance) held this message: such messages leave the
+  // queue oldest first on the next days (lib/pacing/pacing.ts 'backlog'). Cleared when it is sent.
+  heldSince: ts('held_since'),
   // The buyer's first message within 24 h after this one (lib/notifications/outcomes.ts): a reply.
   repliedAt: ts('replied_at'),
   // The buyer asked to stop (an opt-out word) within 24 h after this message.
@@ -246,6 +263,7 @@ export const notifications = pgTable('notifications', {
   index('notifications_store_created_idx').on(t.storeId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   index('notifications_store_status_created_idx').on(t.storeId, t.status, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   index('notifications_queued_idx').on(t.storeId).where(sql`status = 'queued' and workflow_id is null`),
+  index('notifications_held_idx').on(t.storeId, t.eventAt).where(sql`held_since is not null and status = 'scheduled'`),
   check('notifications_status_ck', inList('status', NOTIFICATION_STATUSES)),
   check('notifications_event_ck', inList('event', NOTIFY_EVENTS)),
 ]);
@@ -361,6 +379,18 @@ export const buyerLids = pgTable('buyer_lids', {
   index('buyer_lids_phone_idx').on(t.senderId, t.phone),
 ]);
 
+/**
+ * Buyers who have written to a WhatsApp number at least once (any inbound message, phone or a LID we
+ * can map): a message to anyone else counts as unanswered (lib/services/number-health.ts).
+ * Personal data: purged after the longest retention (lib/housekeeping/purge.ts).
+ */
+export const buyerReplies = pgTable('buyer_replies', {
+  senderId: uuid('sender_id').notNull().references(() => senders.id, { onDelete: 'cascade' }),
+  phone: varchar('phone', { length: 20 }).notNull(),
+  firstAt: ts('first_at').notNull(),
+  lastAt: ts('last_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.senderId, t.phone] })]);
+
 /** An opt-out word from a LID no route could map to a phone yet; applied when that LID is learned. */
 export const unmappedOptOuts = pgTable('unmapped_opt_outs', {
   storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
@@ -398,7 +428,7 @@ export const whatsappMessagesLog = pgView('whatsapp_messages_log', {
  * the guard, whatever evaluators race. `notified_at` / `resolved_notified_at` are claimed before
  * delivery, so each incident is announced once and its resolution once.
  */
-export const ALERT_KINDS = ['kaspi_token_rejected', 'whatsapp_session_down', 'failure_rate', 'whatsapp_acks_stalled'] as const;
+export const ALERT_KINDS = ['kaspi_token_rejected', 'whatsapp_session_down', 'failure_rate', 'whatsapp_acks_stalled', 'whatsapp_unanswered'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export const alerts = pgTable('alerts', {

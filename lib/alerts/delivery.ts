@@ -38,6 +38,7 @@ export const ALERT_KIND_TITLES: Record<AlertKind, string> = {
   whatsapp_session_down: 'WhatsApp не подключён',
   failure_rate: 'Много недоставленных сообщений',
   whatsapp_acks_stalled: 'WhatsApp не подтверждает отправку',
+  whatsapp_unanswered: 'Много сообщений без ответа покупателей',
 };
 
 export function alertText(n: AlertNotice): string {
