@@ -3,6 +3,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -36,6 +37,9 @@ export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 export const SESSION_STATUSES = ['UNKNOWN', 'STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+/** Raw bytes (PostgreSQL bytea): node-postgres reads and writes them as Buffers. */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 const inList = (column: string, values: readonly string[]) =>
   sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
@@ -208,6 +212,32 @@ export const templates = pgTable('templates', {
   check('templates_text_len_ck', sql`char_length(text) between 1 and 65536`),
 ]);
 
+export const ATTACHMENT_KINDS = ['image', 'document'] as const;
+export type AttachmentKind = (typeof ATTACHMENT_KINDS)[number];
+
+/**
+ * A template's picture (JPEG/PNG/WebP) or document (PDF), sent with the rendered text as its caption
+ * (lib/templates/attachments.ts checks the content and the size). The bytes live here, beside the
+ * template, so one pg_dump backs up both and a replacement is one transaction with its audit entry;
+ * a table of its own keeps them out of every `select` of templates. Replacing one is a new row
+ * (a new id): attempts keep naming the file they sent.
+ */
+export const templateAttachments = pgTable('template_attachments', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  templateId: uuid('template_id').notNull().references(() => templates.id, { onDelete: 'cascade' }),
+  kind: varchar('kind', { length: 10 }).notNull(),
+  mimetype: varchar('mimetype', { length: 100 }).notNull(),
+  filename: varchar('filename', { length: 255 }).notNull(),
+  sizeBytes: integer('size_bytes').notNull(),
+  sha256: varchar('sha256', { length: 64 }).notNull(),
+  content: bytea('content').notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex('template_attachments_template_uq').on(t.templateId),
+  check('template_attachments_kind_ck', inList('kind', ATTACHMENT_KINDS)),
+  check('template_attachments_size_ck', sql`size_bytes between 1 and 10485760 and octet_length(content) = size_bytes`),
+]);
+
 export const orders = pgTable('orders', {
   id: uuid('id').primaryKey().defaultRandom(),
   storeId: uuid('store_id').notNull().references(() => stores.id, { onDelete: 'cascade' }),
@@ -295,6 +325,15 @@ export const messageAttempts = pgTable('message_attempts', {
   ackCheckedAt: ts('ack_checked_at'),
   error: text('error'),
   purgedAt: ts('purged_at'),
+  // The template's attachment this attempt carried (copied, not referenced: a replaced file keeps
+  // its name here). attachment_fallback says why it went as plain text instead
+  // (media_unsupported, media_rejected, attachment_gone); null when the file went out.
+  attachmentId: uuid('attachment_id'),
+  attachmentKind: varchar('attachment_kind', { length: 10 }),
+  attachmentFilename: varchar('attachment_filename', { length: 255 }),
+  attachmentSize: integer('attachment_size'),
+  attachmentSha256: varchar('attachment_sha256', { length: 64 }),
+  attachmentFallback: varchar('attachment_fallback', { length: 40 }),
 }, (t) => [
   uniqueIndex('message_attempts_no_uq').on(t.notificationId, t.attemptNo),
   index('message_attempts_key_idx').on(t.wahaKeyId),
