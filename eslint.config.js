@@ -8,7 +8,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'test-artifacts/**', 'views/static/vendor/**', 'drizzle/migrations/**'] },
+  { ignores: ['node_modules/**', '.data/**', 'dist/**', 'dist.*/**', 'test-artifacts/**', 'views/static/vendor/**', 'drizzle/migrations/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

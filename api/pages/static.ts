@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 
@@ -8,14 +10,17 @@ import { Hono } from 'hono';
  * ever reaches the file system.
  */
 const own = (name: string) => fileURLToPath(new URL(`../../views/static/${name}`, import.meta.url));
-const vendor = (rel: string) => fileURLToPath(new URL(`../../node_modules/${rel}`, import.meta.url));
+// Found by Node's module resolution, not a path relative to this file: the production build runs
+// from dist/ (lib/runtime/production-build.ts copies views/static there), node_modules stays put.
+const require = createRequire(import.meta.url);
+const vendor = (pkg: string, file: string) => path.join(path.dirname(require.resolve(pkg)), file);
 
 const ASSETS: Record<string, { path: string; type: string }> = {
   'app.css': { path: own('app.css'), type: 'text/css; charset=utf-8' },
   'app.js': { path: own('app.js'), type: 'text/javascript; charset=utf-8' },
   'favicon.svg': { path: own('favicon.svg'), type: 'image/svg+xml' },
-  'htmx.min.js': { path: vendor('htmx.org/dist/htmx.min.js'), type: 'text/javascript; charset=utf-8' },
-  'chart.umd.js': { path: vendor('chart.js/dist/chart.umd.js'), type: 'text/javascript; charset=utf-8' },
+  'htmx.min.js': { path: vendor('htmx.org', 'htmx.min.js'), type: 'text/javascript; charset=utf-8' },
+  'chart.umd.js': { path: vendor('chart.js', 'chart.umd.js'), type: 'text/javascript; charset=utf-8' },
 };
 
 export function staticRoutes(): Hono {

@@ -5,7 +5,7 @@ import type { HistoryAndWorkflowId } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { WORKFLOWS_PATH } from './worker.ts';
+import { defaultWorkflowSource } from './worker.ts';
 
 /**
  * Replays workflow histories against the current workflow code: the check that a change to
@@ -30,7 +30,7 @@ export async function replayHistories(
   source: ReplaySource = {},
 ): Promise<ReplayVerdict[]> {
   const options: ReplayWorkerOptions = {
-    ...(source.workflowBundle ? { workflowBundle: source.workflowBundle } : { workflowsPath: source.workflowsPath ?? WORKFLOWS_PATH }),
+    ...(source.workflowBundle ? { workflowBundle: source.workflowBundle } : source.workflowsPath ? { workflowsPath: source.workflowsPath } : defaultWorkflowSource()),
     replayName: 'kaspi-notify-replay',
   };
   const verdicts: ReplayVerdict[] = [];

@@ -5,7 +5,23 @@ import { createActivities, type Activities } from '../../activities/index.ts';
 import type { AppContext } from '../context.ts';
 import { sdkTelemetryOptions } from './sdk-metrics.ts';
 
-export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index.ts');
+const here = fileURLToPath(import.meta.url);
+// `.ts` when run from source (tsx, vitest), `.js` when run from the production build in dist/.
+const compiled = path.extname(here) === '.js';
+
+export const WORKFLOWS_PATH = path.resolve(path.dirname(here), `../../workflows/index${compiled ? '.js' : '.ts'}`);
+/** Written by `npm run build` (lib/runtime/production-build.ts) next to the compiled code. */
+export const PREBUILT_WORKFLOW_BUNDLE = path.resolve(path.dirname(here), '../../workflow-bundle.js');
+
+/**
+ * Where the worker's workflow code comes from. From source it is bundled at start-up (webpack, at
+ * every start); the production build ships the bundle `npm run build` made (as Temporal's
+ * production sample does), so a worker started with plain `node` skips webpack and runs exactly
+ * the workflow code that was built.
+ */
+export function defaultWorkflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  return compiled ? { workflowBundle: { codePath: PREBUILT_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH };
+}
 
 export interface RunningWorker {
   worker: Worker;
@@ -42,7 +58,7 @@ export async function startWorker(
     connection,
     namespace: ctx.config.TEMPORAL_NAMESPACE,
     taskQueue: options.taskQueue ?? ctx.config.TEMPORAL_TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : defaultWorkflowSource()),
     activities: { ...createActivities(ctx), ...options.activities },
     maxCachedWorkflows: options.maxCachedWorkflows ?? ctx.config.WORKER_MAX_CACHED_WORKFLOWS,
   });

@@ -2,7 +2,7 @@ import { ulid } from 'ulid';
 import { z } from 'zod';
 import {
   digitsOf, environment, isLid, meInfo, newKeyId, newLid, sendResponse, toChatId, toJid, waMessage, ackName,
-  type SimEngine, type SimMe,
+  type SimBuild, type SimEngine, type SimMe, type SimMedia,
   type MessageView,
 } from './engines.ts';
 import { WebhookDispatcher, type SimWebhookDelivery, type WebhookConfig } from './webhooks.ts';
@@ -21,7 +21,7 @@ export type KnownSessionStatus = (typeof SIM_SESSION_STATUSES)[number];
 export type SimSessionStatus = KnownSessionStatus | (string & {});
 
 export const SIM_OPS = [
-  'sendText', 'checkExists', 'newMessageId', 'getMessage', 'listMessages', 'listChats', 'getLid', 'getSession', 'listSessions',
+  'sendText', 'sendImage', 'sendFile', 'checkExists', 'newMessageId', 'getMessage', 'listMessages', 'listChats', 'getLid', 'getSession', 'listSessions',
   'createSession', 'updateSession', 'startSession', 'stopSession', 'getQr', 'any',
 ] as const;
 export type SimOp = (typeof SIM_OPS)[number];
@@ -61,11 +61,13 @@ type FaultType = SimFault['type'];
 
 // Faults that shape the answer of any operation; the rest only make sense for a send.
 const RESPONSE_FAULTS: ReadonlySet<FaultType> = new Set(['not_working', 'session_not_found', 'unauthorized', 'server_error']);
+/** The operations that put a message into a chat: the send-only faults apply to each. */
+export const SEND_OPS: ReadonlySet<SimOp> = new Set(['sendText', 'sendImage', 'sendFile']);
 
 export interface InjectOptions {
   /** How many matching requests the fault applies to (default 1). */
   times?: number;
-  /** Which operation consumes it (default sendText). Only response faults may target other operations. */
+  /** Which operation consumes it (default sendText). Only response faults may target operations that do not send. */
   op?: SimOp;
 }
 
@@ -176,6 +178,9 @@ export class WahaSimState {
   readonly webhookRetryDelayMs: number | null;
   notWorkingWaitMs: number;
   readonly requests: SimRequest[] = [];
+  readonly build: SimBuild;
+  /** Where this simulator is reached (set once it listens): events point `media.url` at it. */
+  baseUrl: string | null = null;
   readonly webhooks: SimWebhookDelivery[];
   readonly #dispatcher: WebhookDispatcher;
   readonly #sessions = new Map<string, SimSession>();
@@ -263,8 +268,8 @@ export class WahaSimState {
   injectFault(fault: SimFault, options: InjectOptions = {}): void {
     const parsed = faultSchema.parse(fault);
     const op = options.op ?? 'sendText';
-    if (op !== 'sendText' && !RESPONSE_FAULTS.has(parsed.type)) {
-      throw new Error(`fault '${parsed.type}' only applies to sendText`);
+    if (!SEND_OPS.has(op) && !RESPONSE_FAULTS.has(parsed.type)) {
+      throw new Error(`fault '${parsed.type}' only applies to sends (${[...SEND_OPS].join(', ')})`);
     }
     this.#faults.push({ fault: parsed, op, remaining: Math.max(1, options.times ?? 1) });
   }
@@ -459,14 +464,17 @@ export class WahaSimState {
     while (s.status === 'STARTING' && Date.now() < deadline && !this.#closed) await sleep(Math.min(10, this.notWorkingWaitMs));
   }
 
-  /** Stores a sent message unless this chat already holds the same key id (a resend with a reserved id). */
-  storeSent(session: SimSession, chatId: string, text: string, requestedId: string | null): { msg: SimMessage; duplicate: boolean } {
+  /**
+   * Stores a sent message unless this chat already holds the same key id (a resend with a reserved
+   * id). A file comes with its bytes; `text` is then the caption.
+   */
+  storeSent(session: SimSession, chatId: string, text: string, requestedId: string | null, file?: { media: SimMedia; bytes: Buffer }): { msg: SimMessage; duplicate: boolean } {
     const keyId = this.engine !== 'WEBJS' && requestedId ? requestedId : newKeyId(this.engine);
     const existing = this.#chats.get(session.name)?.get(chatId)?.find((m) => m.keyId === keyId && m.fromMe);
     if (existing) return { msg: existing, duplicate: true };
     const msg: SimMessage = {
       id: `true_${chatId}_${keyId}`, keyId, session: session.name, chatId, fromMe: true, body: text,
-      timestamp: Math.floor(Date.now() / 1000), ack: 0, source: 'api',
+      timestamp: Math.floor(Date.now() / 1000), ack: 0, source: 'api', media: file?.media ?? null,
     };
     this.#store(msg);
     return { msg, duplicate: false };
@@ -493,7 +501,7 @@ export class WahaSimState {
 
   /** A message as the engine renders it: `event` for webhooks, otherwise a store look-up. */
   payload(session: SimSession, msg: SimMessage, event: boolean, pushName?: string): Record<string, unknown> {
-    return waMessage(this.engine, session.me, msg, { event, remoteJidAlt: this.#remoteJidAlt(msg.chatId), pushName: pushName ?? 'Покупатель' });
+    return waMessage(this.engine, session.me, msg, { event, remoteJidAlt: this.#remoteJidAlt(msg.chatId), pushName: pushName ?? 'Покупатель', mediaBaseUrl: this.baseUrl ?? undefined });
   }
 
   /** @deprecated kept for callers of the single-file simulator; use `payload`. */
@@ -506,7 +514,7 @@ export class WahaSimState {
   }
 
   environment(): Record<string, unknown> {
-    return environment(this.engine);
+    return environment(this.engine, this.build);
   }
 
   /**
@@ -521,10 +529,16 @@ export class WahaSimState {
     if (this.isUnregistered(msg.chatId)) plan = plan.filter((p) => p.ack <= 1);
     if (fault?.type === 'missing_acks') plan = (fault.upTo ?? 0) === 0 ? [] : plan.filter((p) => p.ack <= (fault.upTo ?? 0));
     if (fault?.type === 'ack_error') plan = [{ ack: 0, at: 0 }, { ack: 1, at: d1 }, { ack: -1, at: d2 }];
+    if (file) this.#mediaBytes.set(`${session.name}/${msg.id}`, file.bytes);
     if (fault?.type === 'acks') {
       const gap = Math.max(1, d2 - d1);
       plan = fault.sequence.map((ack, i) => ({ ack, at: i * gap }));
     }
+  /** The bytes of a sent file (the chats page and /api/files show them). */
+  mediaBytes(session: string, messageId: string): Buffer | null {
+    return this.#mediaBytes.get(`${session}/${messageId}`) ?? null;
+  }
+
     let chain: Promise<void> = Promise.resolve();
     const fire = (ack: number) => {
       chain = chain.then(() => this.#ackOrHold(session, msg, ack, duplicate));
