@@ -1,14 +1,14 @@
 /**
  * `npm test`: the whole suite — types, lint, then unit, integration and browser tests in vitest.
- * A missing prerequisite stops it at once with one line saying what to install; no test is
- * skipped for want of one.
+ * Chromium is installed through apt-get when it is missing and we run as root
+ * (lib/runtime/chromium.ts); a prerequisite we cannot set up stops it at once with one line saying
+ * what to install; no test is skipped for want of one.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { ensureChromium } from '../lib/runtime/chromium.ts';
 import { temporalCliCacheDir } from '../lib/runtime/temporal-cli.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function executable(file: string): boolean {
   try {
@@ -20,13 +20,15 @@ function executable(file: string): boolean {
 }
 const onPath = (name: string) => (process.env.PATH ?? '').split(':').some((d) => d && executable(path.join(d, name)));
 
-if (!executable(CHROMIUM)) {
-  process.stderr.write(`Missing prerequisite: Chromium at ${CHROMIUM} — install it with: apt-get install -y chromium (or set CHROMIUM_PATH)\n`);
-  process.exit(1);
-}
 const cliAvailable = (process.env.TEMPORAL_CLI && executable(process.env.TEMPORAL_CLI)) || onPath('temporal') || executable(path.join(temporalCliCacheDir(), 'temporal'));
 if (!cliAvailable && !onPath('go')) {
   process.stderr.write('Missing prerequisite: Go (to build the Temporal CLI once) — install it with: apt-get install -y golang, or set TEMPORAL_CLI to a temporal binary\n');
+  process.exit(1);
+}
+// After the checks that only say what to install: Chromium may be installed here (apt-get, as root).
+const chromium = ensureChromium();
+if (!chromium.ok) {
+  process.stderr.write(`${chromium.message}\n`);
   process.exit(1);
 }
 
