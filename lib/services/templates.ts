@@ -1,7 +1,8 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import { z } from 'zod';
-import { NOTIFY_EVENTS, stores, templates } from '../../drizzle/schema.ts';
+import { NOTIFY_EVENTS, stores, templateAttachments, templates, type AttachmentKind } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
+import type { Db } from '../db/client.ts';
 import { SAMPLE_ORDER, tryRenderTemplate, validateTemplate } from '../templates/render.ts';
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
@@ -17,8 +18,43 @@ export interface TemplateView {
   event: (typeof NOTIFY_EVENTS)[number];
   weight: number;
   delay_minutes: number;
+  /** The picture or PDF sent with the text (its caption), or null; the bytes: lib/services/template-attachments.ts. */
+  attachment: AttachmentView | null;
   created_at: string;
   updated_at: string;
+}
+
+/** A template's file as the pages and the API show it: what it is, never where it is kept. */
+export interface AttachmentView {
+  kind: AttachmentKind;
+  mimetype: string;
+  filename: string;
+  size_bytes: number;
+  sha256: string;
+  created_at: string;
+}
+
+export const attachmentMetaColumns = {
+  id: templateAttachments.id,
+  templateId: templateAttachments.templateId,
+  kind: templateAttachments.kind,
+  mimetype: templateAttachments.mimetype,
+  filename: templateAttachments.filename,
+  sizeBytes: templateAttachments.sizeBytes,
+  sha256: templateAttachments.sha256,
+  createdAt: templateAttachments.createdAt,
+};
+type AttachmentMetaRow = { [K in keyof typeof attachmentMetaColumns]: (typeof templateAttachments.$inferSelect)[K] };
+
+export function attachmentView(a: AttachmentMetaRow): AttachmentView {
+  return { kind: a.kind as AttachmentKind, mimetype: a.mimetype, filename: a.filename, size_bytes: a.sizeBytes, sha256: a.sha256, created_at: a.createdAt.toISOString() };
+}
+
+/** The attachments of these templates, without their bytes. */
+export async function attachmentsOf(db: Pick<Db, 'select'>, templateIds: string[]): Promise<Map<string, AttachmentView>> {
+  if (templateIds.length === 0) return new Map();
+  const rows = await db.select(attachmentMetaColumns).from(templateAttachments).where(inArray(templateAttachments.templateId, templateIds));
+  return new Map(rows.map((r) => [r.templateId, attachmentView(r)]));
 }
 
 const fields = {
@@ -69,7 +105,7 @@ function checkText(text: string | undefined): void {
   if (error) throw new ValidationError({ template_text: error }, 'invalid_template');
 }
 
-function toView(t: typeof templates.$inferSelect): TemplateView {
+function toView(t: typeof templates.$inferSelect, attachment: AttachmentView | null = null): TemplateView {
   return {
     id: t.id,
     store_id: t.storeId,
@@ -79,6 +115,7 @@ function toView(t: typeof templates.$inferSelect): TemplateView {
     event: t.event as TemplateView['event'],
     weight: t.weight,
     delay_minutes: t.delayMinutes,
+    attachment,
     created_at: t.createdAt.toISOString(),
     updated_at: t.updatedAt.toISOString(),
   };
@@ -90,7 +127,8 @@ export async function listTemplates(ctx: AppContext, actor: Actor, storeId: unkn
   const rows = await ctx.db.select().from(templates)
     .where(and(eq(templates.storeId, store.id), isNull(templates.deletedAt)))
     .orderBy(desc(templates.createdAt), desc(templates.id));
-  return rows.map(toView);
+  const attachments = await attachmentsOf(ctx.db, rows.map((r) => r.id));
+  return rows.map((r) => toView(r, attachments.get(r.id) ?? null));
 }
 
 export async function createTemplate(ctx: AppContext, actor: Actor, storeId: unknown, input: unknown): Promise<TemplateView> {
@@ -116,10 +154,11 @@ export async function createTemplate(ctx: AppContext, actor: Actor, storeId: unk
 
 /** The template if its store is visible to the actor and it is not archived. */
 export async function getTemplate(ctx: AppContext, actor: Actor, templateId: unknown): Promise<TemplateView> {
-  return toView(await requireTemplate(ctx, actor, templateId));
+  const t = await requireTemplate(ctx, actor, templateId);
+  return toView(t, (await attachmentsOf(ctx.db, [t.id])).get(t.id) ?? null);
 }
 
-async function requireTemplate(ctx: AppContext, actor: Actor, templateId: unknown): Promise<typeof templates.$inferSelect> {
+export async function requireTemplate(ctx: AppContext, actor: Actor, templateId: unknown): Promise<typeof templates.$inferSelect> {
   if (!isUuid(templateId)) throw new NotFoundError();
   const [row] = await ctx.db.select({ t: templates }).from(templates)
     .innerJoin(stores, eq(stores.id, templates.storeId))
@@ -141,14 +180,15 @@ export async function updateTemplate(ctx: AppContext, actor: Actor, templateId: 
   if (data.event !== undefined) set.event = data.event;
   if (data.weight !== undefined) set.weight = data.weight;
   if (data.delay_minutes !== undefined) set.delayMinutes = data.delay_minutes;
-  if (Object.keys(set).length === 0) return toView(current);
+  const attachment = (await attachmentsOf(ctx.db, [current.id])).get(current.id) ?? null;
+  if (Object.keys(set).length === 0) return toView(current, attachment);
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx.update(templates).set({ ...set, updatedAt: ctx.now() }).where(eq(templates.id, current.id)).returning();
     await recordAudit(tx, {
       storeId: current.storeId, actor, action: 'template.update',
       details: { template_id: current.id, fields: Object.keys(data).filter((k) => (data as Record<string, unknown>)[k] !== undefined) },
     });
-    return toView(row!);
+    return toView(row!, attachment);
   });
 }
 

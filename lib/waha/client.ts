@@ -21,10 +21,13 @@ import { keyIdOf, phoneOfJid, type WahaSessionStatus } from './webhooks.ts';
  */
 
 export type WahaOperation =
-  | 'sendText' | 'newMessageId' | 'checkExists' | 'getMessage' | 'listChatMessages' | 'getSession'
+  | 'sendText' | 'sendImage' | 'sendFile' | 'newMessageId' | 'checkExists' | 'getMessage' | 'listChatMessages' | 'getSession'
   | 'listSessions' | 'upsertSessionConfig' | 'getQr' | 'startSession' | 'lidForPhone' | 'phoneForLid';
 
-export type WahaErrorKind = 'auth' | 'session_not_ready' | 'refused' | 'ambiguous' | 'network' | 'bad_request' | 'store_disabled' | 'protocol';
+/** The operations that put a message into a chat: their failures may mean "sent". */
+const SEND_OPERATIONS: ReadonlySet<WahaOperation> = new Set(['sendText', 'sendImage', 'sendFile']);
+
+export type WahaErrorKind = 'auth' | 'session_not_ready' | 'refused' | 'ambiguous' | 'network' | 'bad_request' | 'store_disabled' | 'media_unsupported' | 'protocol';
 
 interface WahaErrorInit {
   httpStatus?: number | null;
@@ -89,7 +92,7 @@ export class WahaAmbiguousError extends WahaError {
   override name = 'WahaAmbiguousError';
   readonly kind = 'ambiguous' as const;
   get safeToRetry(): boolean {
-    return this.operation !== 'sendText';
+    return !SEND_OPERATIONS.has(this.operation);
   }
 }
 
@@ -123,6 +126,18 @@ export class WahaStoreDisabledError extends WahaError {
   readonly safeToRetry = false;
 }
 
+/**
+ * This WAHA cannot send files at all: a Core build before 2026.6.1 answers 422 "… is available only
+ * in Plus version for '<ENGINE>' engine" (AvailableInPlusVersion in WAHA's src/core/exceptions.ts),
+ * an engine without the method 501 "The method is not implemented by …". Thrown before anything
+ * reaches WhatsApp: nothing was sent, and the same request gets the same answer.
+ */
+export class WahaMediaUnsupportedError extends WahaError {
+  override name = 'WahaMediaUnsupportedError';
+  readonly kind = 'media_unsupported' as const;
+  readonly safeToRetry = false;
+}
+
 /** A success status with a body we cannot read (a WAHA upgrade changed a shape). */
 export class WahaProtocolError extends WahaError {
   override name = 'WahaProtocolError';
@@ -143,6 +158,13 @@ export interface SendTextResult {
   keyId: string | null;
   /** Which engine's 201 shape the id came from; EMPTY = sent, but the body held no id. */
   engineShape: EngineShape;
+}
+
+/** A file for sendMedia: its bytes, the type we detected from them, and the name the buyer sees. */
+export interface WahaMediaFile {
+  mimetype: string;
+  filename: string;
+  data: Uint8Array;
 }
 
 export interface WahaMessageStatus {
@@ -323,6 +345,17 @@ function parseJson(buf: Buffer): unknown {
   }
 }
 
+/**
+ * 422 AvailableInPlusVersion (any operation: its text says so), or a 501 NotImplementedByEngineError
+ * answering a file send. A 422 about the session's status has no such text and stays "not ready".
+ */
+function mediaUnsupported(op: WahaOperation, status: number, body: Buffer): boolean {
+  const parsed = nestMessage.safeParse(parseJson(body));
+  const message = parsed.success ? [parsed.data.message ?? ''].flat().join(' ') : '';
+  if (status === 422) return /available only in plus/i.test(message);
+  return (op === 'sendImage' || op === 'sendFile') && /not implemented/i.test(message);
+}
+
 function isMissingSession(body: Buffer): boolean {
   const parsed = nestMessage.safeParse(parseJson(body));
   const message = parsed.success ? [parsed.data.message ?? ''].flat().join(' ') : '';
@@ -387,7 +420,7 @@ export class WahaClient {
       return { status: res.status, contentType, body: await readCapped(res, limit), bodyLost: false };
     } catch (err) {
       // A send's status line is its outcome: an oversized body there counts as a lost body.
-      if (err instanceof OutboundBodyTooLargeError && op !== 'sendText') {
+      if (err instanceof OutboundBodyTooLargeError && !SEND_OPERATIONS.has(op)) {
         throw new WahaResponseTooLargeError(op, `response too large (over ${limit} bytes), not read`, { httpStatus: res.status });
       }
       return { status: res.status, contentType, body: Buffer.alloc(0), bodyLost: true };
@@ -400,6 +433,9 @@ export class WahaClient {
     const detail = res.bodyLost ? 'body lost' : redactWahaError(res.body, secrets);
     const init = { httpStatus: status, detail };
     if (status === 401 || status === 403) return new WahaAuthError(op, 'API key rejected; check the WAHA API key', init);
+    if ((status === 422 || status === 501) && mediaUnsupported(op, status, res.body)) {
+      return new WahaMediaUnsupportedError(op, 'this WAHA cannot send files (Core before 2026.6.1, or the engine lacks the method)', init);
+    }
     if (status === 400 && /enable noweb store/i.test(res.body.toString('utf8'))) {
       return new WahaStoreDisabledError(op, 'the NOWEB session has no message store', { httpStatus: status, detail: 'NOWEB store disabled' });
     }
@@ -445,6 +481,28 @@ export class WahaClient {
     const res = await this.#call('sendText', 'POST', '/api/sendText', { body, timeoutMs: input.timeoutMs, secrets });
     if (!WahaClient.#ok(res)) throw this.#fail('sendText', res, secrets);
     return extractSentMessage(parseJson(res.body), { chatId: input.chatId, reservedId: input.id ?? null });
+  }
+
+  /**
+   * POST /api/sendImage (an image) or /api/sendFile (a document), the caption being the message
+   * text. The file travels inline as `file.data` (base64, WAHA's BinaryFile): with `file.url` WAHA
+   * would download it from its own network, and a seller's WAHA cannot be assumed to reach us.
+   * No `id` is sent: WAHA's OpenAPI documents a pre-generated id for sendText but not for these,
+   * and NOWEB generates its own (docs/contracts/waha.md "Media") — a send that is looked up later is
+   * found by its caption, as on WEBJS. Any 2xx means sent; failures are typed as for sendText.
+   */
+  async sendMedia(input: { kind: 'image' | 'document'; chatId: string; caption: string; file: WahaMediaFile; timeoutMs?: number }): Promise<SendTextResult> {
+    const op: WahaOperation = input.kind === 'image' ? 'sendImage' : 'sendFile';
+    const secrets: RedactSecrets = { text: input.caption, phones: [input.chatId] };
+    const body = {
+      session: this.session,
+      chatId: input.chatId,
+      file: { mimetype: input.file.mimetype, filename: input.file.filename, data: Buffer.from(input.file.data).toString('base64') },
+      caption: input.caption,
+    };
+    const res = await this.#call(op, 'POST', `/api/${op}`, { body, timeoutMs: input.timeoutMs, secrets });
+    if (!WahaClient.#ok(res)) throw this.#fail(op, res, secrets);
+    return extractSentMessage(parseJson(res.body), { chatId: input.chatId, reservedId: null });
   }
 
   /** A fresh WhatsApp key id to send with; null when the engine (WEBJS) cannot reserve ids. */

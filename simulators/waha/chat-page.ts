@@ -1,5 +1,5 @@
 import { isLid } from './engines.ts';
-import type { WahaSimState } from './session-state.ts';
+import type { SimMessage, WahaSimState } from './session-state.ts';
 
 /** `/_sim/chats`: the chats as the buyers see them, in Russian, self-contained (no external assets). */
 
@@ -26,6 +26,16 @@ function chatTitle(state: WahaSimState, chatId: string): string {
   return `Чат с LID ${escapeHtml(chatId)} <small>(${entry ? `номер +${escapeHtml(entry.phone)}` : 'номер неизвестен'})</small>`;
 }
 
+/** A file as WhatsApp shows it above its caption: the picture itself, or a document card. */
+function mediaBlock(m: SimMessage): string {
+  if (!m.media) return '';
+  const src = `/_sim/media/${encodeURIComponent(m.session)}/${encodeURIComponent(m.id)}`;
+  if (m.media.kind === 'image') return `<img class="media" src="${src}" alt="Картинка ${escapeHtml(m.media.filename ?? '')}">`;
+  const kb = Math.max(1, Math.round(m.media.size / 1024));
+  const type = escapeHtml((m.media.mimetype.split('/')[1] ?? 'file').toUpperCase());
+  return `<a class="doc" href="${src}"><span class="doc-icon">📄</span><span><b>${escapeHtml(m.media.filename ?? 'Документ')}</b><br><small>${type} · ${kb} КБ</small></span></a>`;
+}
+
 export function chatsPage(state: WahaSimState): string {
   const time = (sec: number) => new Date(sec * 1000).toLocaleString('ru-RU', { timeZone: 'Asia/Almaty', hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit' });
   const sessions = state.sessionsList().map((s) => {
@@ -38,7 +48,8 @@ export function chatsPage(state: WahaSimState): string {
   const chats = state.allChats().map(({ session, chatId, messages }) => {
     const bubbles = messages.map((m) => {
       const tick = m.fromMe ? TICKS[String(m.ack)] : undefined;
-      return `<div class="msg ${m.fromMe ? 'out' : 'in'}" data-id="${escapeHtml(m.id)}"><div class="text">${escapeHtml(m.body)}</div><div class="meta">${time(m.timestamp)}${
+      const kind = m.media ? ` data-media="${m.media.kind}"` : '';
+      return `<div class="msg ${m.fromMe ? 'out' : 'in'}" data-id="${escapeHtml(m.id)}"${kind}>${mediaBlock(m)}${m.body ? `<div class="text">${escapeHtml(m.body)}</div>` : ''}<div class="meta">${time(m.timestamp)}${
         tick ? ` <span class="tick ${tick.cls}" title="${tick.label}">${tick.mark}</span>` : ''}</div></div>`;
     }).join('');
     return `<section class="chat"><h2>${chatTitle(state, chatId)} <small>(сессия ${escapeHtml(session)})</small></h2>${bubbles}</section>`;
@@ -54,6 +65,9 @@ h1{font-size:1.2rem} h2{font-size:1rem;margin:.5rem 0} form{display:inline}
 .out{align-self:flex-end;background:#d9fdd3}.in{align-self:flex-start;background:#fff}
 .text{white-space:pre-wrap}.meta{font-size:.75rem;color:#667;text-align:right}
 .tick.read{color:#53bdeb}.tick.err{color:#d33}
+.media{display:block;max-width:100%;max-height:320px;border-radius:6px;margin-bottom:.3rem}
+.doc{display:flex;gap:.5rem;align-items:center;background:#0000000d;border-radius:6px;padding:.5rem;margin-bottom:.3rem;color:inherit;text-decoration:none}
+.doc-icon{font-size:1.8rem}
 </style></head><body>
 <h1>WAHA-симулятор (${escapeHtml(state.engine)}) — чаты глазами покупателя</h1>
 <ul>${sessions}</ul>

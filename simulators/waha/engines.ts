@@ -90,6 +90,20 @@ export function notImplementedByEngine(engine: SimEngine) {
   };
 }
 
+/**
+ * src/core/exceptions.ts (AvailableInPlusVersion, an UnprocessableEntityException → 422): what a
+ * WAHA Core build before 2026.6.1 answers to sendImage/sendFile/sendVoice/sendVideo on every engine
+ * (the engines' `sendImage() { throw new AvailableInPlusVersion(); }`); the message names the engine
+ * (devlikeapro/waha#1580 quotes it for NOWEB).
+ */
+export function availableInPlusOnly(engine: SimEngine) {
+  return {
+    message: `The feature is available only in Plus version for '${engine}' engine. Check this out: https://waha.devlike.pro/`,
+    error: 'Unprocessable Entity',
+    statusCode: 422,
+  };
+}
+
 /** src/api/lids.controller.ts (findPNByLid): UnprocessableEntityException for a non-LID. */
 export function invalidLid() {
   return { message: 'Invalid LID - it must end with @lid', error: 'Unprocessable Entity', statusCode: 422 };
@@ -116,6 +130,17 @@ export interface MessageView {
   timestamp: number;
   ack: number;
   source: 'api' | 'app';
+  /** A picture or a document; `body` is then its caption. */
+  media?: SimMedia | null;
+}
+
+/** What a media message carries besides its caption; the bytes stay in the state (`mediaBytes`). */
+export interface SimMedia {
+  kind: 'image' | 'document';
+  mimetype: string;
+  filename: string | null;
+  size: number;
+  sha256: string;
 }
 
 export interface RenderOptions {
@@ -127,6 +152,22 @@ export interface RenderOptions {
    */
   remoteJidAlt?: string | null;
   pushName?: string;
+  /** Where WAHA serves the downloaded file (`media.url`, events only): `${base}/api/files/…`. */
+  mediaBaseUrl?: string;
+}
+
+/** The engine library's own message content for a caption + file (Baileys / whatsmeow proto). */
+function protoContent(m: MessageView): Record<string, unknown> {
+  if (!m.media) return { extendedTextMessage: { text: m.body } };
+  const common = { mimetype: m.media.mimetype, caption: m.body, fileLength: String(m.media.size), fileSha256: Buffer.from(m.media.sha256, 'hex').toString('base64') };
+  return m.media.kind === 'image'
+    ? { imageMessage: { url: `https://mmg.whatsapp.net/o1/v/t62.7118-24/${m.keyId}`, ...common } }
+    : { documentMessage: { url: `https://mmg.whatsapp.net/o1/v/t62.7119-24/${m.keyId}`, ...common, fileName: m.media.filename ?? '' } };
+}
+
+/** whatsapp-web.js Message.type: `chat`, or `image` / `document` for a file. */
+function webjsType(m: MessageView): string {
+  return m.media ? m.media.kind : 'chat';
 }
 
 /** The engine's `_data` for a message, as its library hands it to WAHA. */
@@ -138,7 +179,8 @@ function engineData(engine: SimEngine, me: SimMe, m: MessageView, opts: RenderOp
       // whatsapp-web.js Message._data: the id object and wid strings; a LID chat shows only the LID.
       return {
         id: { fromMe: m.fromMe, remote: m.chatId, id: m.keyId, _serialized: m.id },
-        body: m.body, type: 'chat', t: m.timestamp, from, to, ack: m.ack,
+        body: m.body, type: webjsType(m), t: m.timestamp, from, to, ack: m.ack,
+        ...(m.media ? { caption: m.body, mimetype: m.media.mimetype, filename: m.media.filename ?? undefined, size: m.media.size } : {}),
         ...(m.fromMe ? {} : { notifyName: opts.pushName ?? '' }),
       };
     case 'NOWEB': {
@@ -153,7 +195,7 @@ function engineData(engine: SimEngine, me: SimMe, m: MessageView, opts: RenderOp
         key,
         messageTimestamp: m.timestamp,
         ...(m.fromMe ? {} : { pushName: opts.pushName ?? '' }),
-        message: { extendedTextMessage: { text: m.body } },
+        message: protoContent(m),
         status: m.fromMe ? Math.max(0, m.ack) + 1 : 3,
       };
     }
@@ -164,7 +206,7 @@ function engineData(engine: SimEngine, me: SimMe, m: MessageView, opts: RenderOp
           ID: m.keyId, Chat: toJid(m.chatId), Sender: toJid(m.fromMe ? me.id : m.chatId), IsFromMe: m.fromMe, IsGroup: false,
           Timestamp: new Date(m.timestamp * 1000).toISOString(), PushName: m.fromMe ? me.pushName : (opts.pushName ?? ''),
         },
-        Message: { conversation: m.body },
+        Message: m.media ? protoContent(m) : { conversation: m.body },
       };
   }
 }
@@ -179,8 +221,11 @@ export function waMessage(engine: SimEngine, me: SimMe, m: MessageView, opts: Re
     // WAMessage.source (OpenAPI): "Available in events only and only fromMe: true messages".
     ...(m.fromMe && opts.event ? { source: m.source } : {}),
     to: m.fromMe ? m.chatId : me.id,
+    // The caption for a file (NOWEB extractBody falls back to the media's caption; WEBJS and GOWS alike).
     body: m.body,
-    hasMedia: false,
+    hasMedia: Boolean(m.media),
+    // Events download the file and point at WAHA's copy (WAMessage.media); look-ups here never ask for it.
+    ...(m.media && opts.event && opts.mediaBaseUrl ? { media: { url: `${opts.mediaBaseUrl}/api/files/${mediaFileName(m)}`, mimetype: m.media.mimetype, ...(m.media.filename ? { filename: m.media.filename } : {}) } } : {}),
     ack: m.ack,
     ackName: ackName(m.ack),
     _data: engineData(engine, me, m, opts),
@@ -193,8 +238,8 @@ export function sendResponse(engine: SimEngine, me: SimMe, m: MessageView): Reco
     case 'WEBJS': {
       const id = { fromMe: true, remote: m.chatId, id: m.keyId, _serialized: m.id };
       return {
-        _data: { id, body: m.body, type: 'chat', t: m.timestamp, from: me.id, to: m.chatId, ack: 0 },
-        id, ack: 0, hasMedia: false, body: m.body, type: 'chat', timestamp: m.timestamp, from: me.id,
+        _data: { id, body: m.body, type: webjsType(m), t: m.timestamp, from: me.id, to: m.chatId, ack: 0 },
+        id, ack: 0, hasMedia: Boolean(m.media), body: m.body, type: webjsType(m), timestamp: m.timestamp, from: me.id,
         to: m.chatId, deviceType: 'web', isForwarded: false, forwardingScore: 0, isStatus: false, isStarred: false,
         fromMe: true, hasQuotedMsg: false, hasReaction: false, vCards: [], mentionedIds: [], links: [],
       };
@@ -203,7 +248,7 @@ export function sendResponse(engine: SimEngine, me: SimMe, m: MessageView): Reco
       // src/core/engines/noweb/session.noweb.core.ts (sendText): Baileys' sendMessage result as is.
       return {
         key: { remoteJid: toJid(m.chatId), fromMe: true, id: m.keyId },
-        message: { extendedTextMessage: { text: m.body } },
+        message: protoContent(m),
         messageTimestamp: String(m.timestamp),
         status: 'PENDING',
       };
@@ -212,10 +257,16 @@ export function sendResponse(engine: SimEngine, me: SimMe, m: MessageView): Reco
         id: m.id,
         _data: {
           Info: { ID: m.keyId, Chat: toJid(m.chatId), IsFromMe: true, Timestamp: new Date(m.timestamp * 1000).toISOString() },
-          Message: { conversation: m.body },
+          Message: m.media ? protoContent(m) : { conversation: m.body },
         },
       };
   }
+}
+
+/** `{session}/{messageId}.{ext}` under /api/files: where WAHA's local media storage keeps a file. */
+export function mediaFileName(m: MessageView & { session?: string }): string {
+  const ext = m.media?.mimetype.split('/')[1]?.replace('jpeg', 'jpg') ?? 'bin';
+  return `${m.session ?? 'default'}/${m.id}.${ext}`;
 }
 
 /** `engine` block of GET /api/sessions/{name} (SessionInfo in the OpenAPI). */
@@ -233,9 +284,20 @@ export function meInfo(engine: SimEngine, me: SimMe): Record<string, unknown> {
   return { id: me.id, lid: me.lid, jid: `${me.id.split('@')[0] ?? ''}:7@s.whatsapp.net`, pushName: me.pushName };
 }
 
-export function environment(engine: SimEngine): Record<string, unknown> {
+/**
+ * Which WAHA is simulated. `current`: the pinned 2026.7.1, where the free Core image has every
+ * former Plus feature, media included (release 2026.6.1). `core-before-2026.6`: a Core image from
+ * before that, where sendImage/sendFile answer 422 AvailableInPlusVersion.
+ */
+export type SimBuild = 'current' | 'core-before-2026.6';
+
+export function buildVersion(build: SimBuild): string {
+  return build === 'current' ? WAHA_VERSION : '2026.5.2';
+}
+
+export function environment(engine: SimEngine, build: SimBuild = 'current'): Record<string, unknown> {
   return {
-    version: `${WAHA_VERSION}-sim`, engine, tier: 'CORE',
+    version: `${buildVersion(build)}-sim`, engine, tier: 'CORE',
     browser: engine === 'WEBJS' ? '/usr/bin/chromium' : '', platform: `${process.platform}/${process.arch}`,
     worker: { id: null },
   };

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
+import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { chatsPage } from './chat-page.ts';
 import {
-  badRequest, digitsOf, engineInfo, invalidLid, isLid, meInfo, newKeyId, notImplementedByEngine, nowebStoreDisabled, toChatId,
-  WAHA_VERSION, type SimEngine,
+  availableInPlusOnly, badRequest, buildVersion, digitsOf, engineInfo, invalidLid, isLid, meInfo, newKeyId, notImplementedByEngine,
+  nowebStoreDisabled, toChatId, type SimEngine, type SimMedia,
 } from './engines.ts';
 import {
-  faultSchema, sessionConfigSchema, SIM_OPS, type SimFault, type SimRequest, type SimSession, type SimSessionStatus, type WahaSimState,
+  faultSchema, sessionConfigSchema, SIM_OPS, type SimFault, type SimMessage, type SimRequest, type SimSession, type SimSessionStatus, type WahaSimState,
 } from './session-state.ts';
 
 /** The HTTP surface: WAHA's API under /api (API key required) and the simulator's controls under /_sim. */
@@ -38,6 +40,27 @@ const sendTextSchema = z.object({
   linkPreview: z.boolean().optional(),
   linkPreviewHighQuality: z.boolean().optional(),
 });
+/**
+ * MessageImageRequest / MessageFileRequest (src/structures/chatting.dto.ts). WAHA runs no
+ * validation pipe on these routes (src/api/chatting.controller.ts), so the engines get the body as
+ * sent: `file` is RemoteFile `{mimetype, url, filename?}` or BinaryFile `{mimetype, data, filename?}`,
+ * and an `id` the spec does not list still reaches the engine (only GOWS reads it).
+ */
+const chatIdField = z.string().regex(/^[^@\s]+@(c\.us|s\.whatsapp\.net|g\.us|lid)$/, 'chatId must look like 77011234567@c.us');
+const sendMediaSchema = z.object({
+  session: z.string().min(1).default('default'),
+  chatId: chatIdField,
+  file: z.object({ mimetype: z.string().nullish(), filename: z.string().nullish(), url: z.string().nullish(), data: z.string().nullish() }).loose(),
+  caption: z.string().max(65_536).nullish(),
+  reply_to: z.string().nullish(),
+  mentions: z.array(z.string()).nullish(),
+  id: z.string().nullish(),
+});
+type SendMediaRequest = z.infer<typeof sendMediaSchema>;
+
+/** src/main.ts: `app.use(json({ limit: '50mb' }))`; body-parser's refusal reaches Express's own error page. */
+const WAHA_JSON_LIMIT = 50 * 1024 * 1024;
+
 const paginationSchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   offset: z.coerce.number().int().min(0).default(0),
@@ -59,7 +82,8 @@ function notExpected(name: string, status: string, expected: string[]) {
   return { error: 'Session status is not as expected. Try again later or restart the session', session: name, status, expected };
 }
 
-function serverError(c: Ctx, message: string, body: unknown, engine: SimEngine) {
+function serverError(c: Ctx, state: WahaSimState, message: string, body: unknown) {
+  const engine = state.engine;
   // Shaped like WAHA's: the request body (the buyer's message) is echoed back, which is why the
   // client must redact it.
   return c.json({
@@ -67,7 +91,7 @@ function serverError(c: Ctx, message: string, body: unknown, engine: SimEngine) 
     timestamp: new Date().toISOString(),
     exception: { message, name: 'Error', stack: `Error: ${message}\n    at WhatsappSession${engine}.sendText (/app/dist/core/engines/session.js:1:1)` },
     request: { path: c.req.path, method: c.req.method, body, query: c.req.query() },
-    version: { version: WAHA_VERSION, engine, tier: 'CORE', browser: null },
+    version: { version: buildVersion(state.build), engine, tier: 'CORE', browser: null },
   }, 500);
 }
 
@@ -78,7 +102,7 @@ function responseFault(c: Ctx, state: WahaSimState, fault: SimFault | null, sess
     case 'unauthorized': return c.json({ message: 'Unauthorized', statusCode: 401 }, 401);
     case 'session_not_found': return c.json(notFoundSession(sessionName), 404);
     case 'not_working': return c.json(notExpected(sessionName, fault.status ?? 'STARTING', ['WORKING']), 422);
-    case 'server_error': return serverError(c, 'Protocol error (Runtime.callFunctionOn): Target closed.', body, state.engine);
+    case 'server_error': return serverError(c, state, 'Protocol error (Runtime.callFunctionOn): Target closed.', body);
     default: return null;
   }
 }
@@ -145,6 +169,62 @@ function chatSummary(state: WahaSimState, chatId: string, session: string) {
   return { id: chatId, name: null, conversationTimestamp: last?.timestamp ?? null };
 }
 
+/** What a send answers once the message is stored: the fault's shape, else the engine's 201. */
+async function answerSend(c: Ctx, state: WahaSimState, session: SimSession, stored: { msg: SimMessage; duplicate: boolean }, fault: SimFault | null, chatId: string, body: unknown): Promise<Response> {
+  const { msg, duplicate } = stored;
+  if (!duplicate) await state.afterSend(session, msg, fault);
+  if (fault?.type === 'slow_500_after_send') {
+    await new Promise((r) => setTimeout(r, fault.delayMs ?? 2_000));
+    return serverError(c, state, `Evaluation failed: timeout while sending to ${chatId}`, body);
+  }
+  if (fault?.type === 'reset_after_send') {
+    c.env?.incoming?.socket.destroy();
+    return c.body(null, 500);
+  }
+  if (fault?.type === 'empty_201') return c.body(null, 201);
+  return c.json(state.sendResponse(session, msg), 201);
+}
+
+/**
+ * The engine turns `file` into bytes before anything is sent. NOWEB refuses a file with neither
+ * url nor data (422 "Either file.url or file.data must be specified."); WEBJS and GOWS fail inside
+ * the engine (500). A `file.url` is downloaded by WAHA itself, from its own network: one it cannot
+ * fetch is a 500. A missing mimetype breaks WEBJS's MessageMedia; NOWEB and GOWS fall back to a
+ * default. Nothing reaches WhatsApp in any of these cases.
+ */
+async function readFile(engine: SimEngine, kind: SimMedia['kind'], req: SendMediaRequest): Promise<{ media: SimMedia; bytes: Buffer } | { error: 422; body: unknown } | { error: 500; message: string }> {
+  const { file } = req;
+  let bytes: Buffer;
+  if (file.url) {
+    try {
+      const res = await fetch(file.url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return { error: 500, message: `Request failed with status code ${res.status}` };
+      bytes = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      return { error: 500, message: `connect failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  } else if (file.data) {
+    bytes = Buffer.from(file.data, 'base64');
+  } else if (engine === 'NOWEB') {
+    return { error: 422, body: { message: 'Either file.url or file.data must be specified.', error: 'Unprocessable Entity', statusCode: 422 } };
+  } else {
+    return { error: 500, message: 'The "data" argument must be of type string. Received undefined' };
+  }
+  if (bytes.length === 0) return { error: 500, message: 'Cannot send an empty file' };
+  if (!file.mimetype && engine === 'WEBJS') return { error: 500, message: 'Evaluation failed: TypeError: Cannot read properties of undefined (reading \'split\')' };
+  const mimetype = file.mimetype ?? (kind === 'image' ? 'image/jpeg' : 'application/octet-stream');
+  return { media: { kind, mimetype, filename: file.filename ?? null, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes };
+}
+
+/** The request log keeps a file's size, not its base64: tests read the bytes from the stored message. */
+function shortenFileData(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || !('file' in body)) return body;
+  const file = (body as { file?: unknown }).file;
+  if (typeof file !== 'object' || file === null || typeof (file as { data?: unknown }).data !== 'string') return body;
+  const data = (file as { data: string }).data;
+  return { ...body, file: { ...file, data: `<base64, ${data.length} characters>` } };
+}
+
 const controlFaultSchema = z.object({ times: z.number().int().min(1).optional(), op: z.enum(SIM_OPS).optional() }).loose();
 
 export function createWahaSimulatorApp(state: WahaSimState): Hono<Env> {
@@ -156,9 +236,9 @@ export function createWahaSimulatorApp(state: WahaSimState): Hono<Env> {
     if (c.req.method !== 'GET') {
       const raw = await c.req.raw.clone().text();
       try {
-        body = raw === '' ? null : (JSON.parse(raw) as unknown);
+        body = raw === '' ? null : shortenFileData(JSON.parse(raw) as unknown);
       } catch {
-        body = raw;
+        body = raw.length > 4096 ? `${raw.slice(0, 4096)}…` : raw;
       }
     }
     const entry: SimRequest = { at: Date.now(), method: c.req.method, path: c.req.path, query: c.req.query(), status: 0, apiKey: c.req.header('x-api-key') ?? null, body };
@@ -187,23 +267,50 @@ export function createWahaSimulatorApp(state: WahaSimState): Hono<Env> {
     if ('error' in gate) return gate.error;
     const session = gate.session;
     if (fault?.type === 'refused_463') {
-      return serverError(c, `Failed to send message to ${req.chatId}: server returned error 463`, raw.value, state.engine);
+      return serverError(c, state, `Failed to send message to ${req.chatId}: server returned error 463`, raw.value);
     }
-    // WAHA builds a link preview (fetching the text's first URL) before it sends (docs/contracts/waha.md).
-    if (req.linkPreview !== false) await state.fetchLinkPreview(req.text);
     // A phone chat id works even when WhatsApp moved the buyer to a LID; the message stays in that chat.
-    const { msg, duplicate } = state.storeSent(session, toChatId(req.chatId), req.text, req.id ?? null);
-    if (!duplicate) await state.afterSend(session, msg, fault);
-    if (fault?.type === 'slow_500_after_send') {
-      await new Promise((r) => setTimeout(r, fault.delayMs ?? 2_000));
-      return serverError(c, `Evaluation failed: timeout while sending to ${req.chatId}`, raw.value, state.engine);
-    }
-    if (fault?.type === 'reset_after_send') {
-      c.env?.incoming?.socket.destroy();
-      return c.body(null, 500);
-    }
-    if (fault?.type === 'empty_201') return c.body(null, 201);
-    return c.json(state.sendResponse(session, msg), 201);
+    const stored = state.storeSent(session, toChatId(req.chatId), req.text, req.id ?? null);
+    return answerSend(c, state, session, stored, fault, req.chatId, raw.value);
+  });
+
+  // ---- files: src/api/chatting.controller.ts (sendImage, sendFile) and each engine's session ----
+
+  for (const [path, kind] of [['/api/sendImage', 'image'], ['/api/sendFile', 'document']] as const) {
+    app.post(path, bodyLimit({ maxSize: WAHA_JSON_LIMIT, onError: (c) => c.html('<!DOCTYPE html><html><body><pre>PayloadTooLargeError: request entity too large</pre></body></html>', 413) }), async (c) => {
+      const raw = await jsonBody(c);
+      if (!raw.ok) return raw.res;
+      const parsed = sendMediaSchema.safeParse(raw.value);
+      if (!parsed.success) return c.json(badRequest(zodMessages(parsed.error)), 400);
+      const req = parsed.data;
+      const fault = state.takeFault(kind === 'image' ? 'sendImage' : 'sendFile');
+      const early = responseFault(c, state, fault, req.session, raw.value);
+      if (early) return early;
+      // The controller asks for a WORKING session first; only then does the engine method run.
+      const gate = await sessionGate(c, state, req.session);
+      if ('error' in gate) return gate.error;
+      if (state.build === 'core-before-2026.6') return c.json(availableInPlusOnly(state.engine), 422);
+      const file = await readFile(state.engine, kind, req);
+      if ('error' in file) return file.error === 422 ? c.json(file.body, 422) : serverError(c, state, file.message, raw.value);
+      if (fault?.type === 'refused_463') {
+        return serverError(c, state, `Failed to send message to ${req.chatId}: server returned error 463`, raw.value);
+      }
+      // GOWS passes `id` on to whatsmeow (src/plus/engines/gows session: `id: request.id`); NOWEB's
+      // getMessageOptions generates its own, and WEBJS has none.
+      const requestedId = state.engine === 'GOWS' ? req.id ?? null : null;
+      const stored = state.storeSent(gate.session, toChatId(req.chatId), req.caption ?? '', requestedId, file);
+      return answerSend(c, state, gate.session, stored, fault, req.chatId, raw.value);
+    });
+  }
+
+  // WAHA's local media storage, where `media.url` of events points.
+  app.get('/api/files/:session/:file', (c) => {
+    const name = c.req.param('session');
+    const messageId = c.req.param('file').replace(/\.[a-z0-9]+$/i, '');
+    const msg = state.allChats().filter((x) => x.session === name).flatMap((x) => x.messages).find((m) => m.id === messageId);
+    const bytes = msg ? state.mediaBytes(name, msg.id) : null;
+    if (!msg?.media || !bytes) return c.json({ statusCode: 404, message: 'File not found', error: 'Not Found' }, 404);
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': msg.media.mimetype });
   });
 
   app.get('/api/contacts/check-exists', async (c) => {
@@ -435,6 +542,13 @@ export function createWahaSimulatorApp(state: WahaSimState): Hono<Env> {
 
   app.get('/_sim/chats', (c) => c.html(chatsPage(state)));
   app.get('/_sim/chats.json', (c) => c.json(state.allChats()));
+  app.get('/_sim/media/:session/:messageId', (c) => {
+    const msg = state.allChats().flatMap((x) => x.messages).find((m) => m.session === c.req.param('session') && m.id === c.req.param('messageId'));
+    const bytes = msg?.media ? state.mediaBytes(msg.session, msg.id) : null;
+    if (!msg?.media || !bytes) return c.json({ message: 'no such file' }, 404);
+    const disposition = msg.media.kind === 'image' ? 'inline' : `attachment; filename*=UTF-8''${encodeURIComponent(msg.media.filename ?? 'file')}`;
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': msg.media.mimetype, 'content-disposition': disposition, 'x-content-type-options': 'nosniff' });
+  });
   app.get('/_sim/state', (c) => c.json({ engine: state.engine, sessions: state.sessionsList(), faults: state.pendingFaults(), lids: state.allLids(), pendingDeliveries: state.pendingDeliveries() }));
   app.get('/_sim/requests', (c) => c.json(state.requests));
   app.get('/_sim/webhooks', (c) => c.json(state.webhooks));

@@ -14,7 +14,7 @@ import { WahaSimState, type WahaSimulatorOptions } from './session-state.ts';
  * page. This file starts it and is the CLI entry; it re-exports what callers import.
  */
 
-export type { SimEngine } from './engines.ts';
+export type { SimBuild, SimEngine, SimMedia } from './engines.ts';
 export {
   SIM_OPS, SIM_SESSION_STATUSES, WahaSimState,
   type InjectOptions, type SetLidOptions, type SimFault, type SimLid, type SimMessage, type SimOp, type SimRequest,
@@ -37,8 +37,9 @@ export async function startWahaSimulator(options: WahaSimulatorOptions): Promise
     const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve({ server, port: info.port }));
     server.once('error', reject);
   });
+  state.baseUrl = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: state.baseUrl,
     state,
     app,
     close: () => new Promise<void>((resolve) => {
@@ -50,11 +51,12 @@ export async function startWahaSimulator(options: WahaSimulatorOptions): Promise
   };
 }
 
-// Manual runs: `tsx simulators/waha/server.ts --engine NOWEB --port 3100 --api-key secret [--second-ms 1000]`.
+// Manual runs: `tsx simulators/waha/server.ts --engine NOWEB --port 3100 --api-key secret [--second-ms 1000] [--build core-before-2026.6]`.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'NOWEB' }, port: { type: 'string', default: '3100' }, 'api-key': { type: 'string' }, 'second-ms': { type: 'string' } } });
+  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'NOWEB' }, port: { type: 'string', default: '3100' }, 'api-key': { type: 'string' }, 'second-ms': { type: 'string' }, build: { type: 'string', default: 'current' } } });
   const engine = z.enum(['WEBJS', 'NOWEB', 'GOWS']).parse(values.engine);
+  const build = z.enum(['current', 'core-before-2026.6']).parse(values.build);
   const secondMs = values['second-ms'] === undefined ? undefined : z.coerce.number().positive().parse(values['second-ms']);
-  const sim = await startWahaSimulator({ engine, port: Number(values.port), apiKey: values['api-key'] ?? null, secondMs });
+  const sim = await startWahaSimulator({ engine, port: Number(values.port), apiKey: values['api-key'] ?? null, secondMs, build });
   process.stderr.write(`WAHA simulator (${engine}) on ${sim.url}; chats: ${sim.url}/_sim/chats\n`);
 }

@@ -146,12 +146,8 @@ export interface WahaSimulatorOptions {
   webhookRetryDelayMs?: number;
   /** WAHA waits up to 5 s for a STARTING session before answering 422; default 5 × secondMs. */
   notWorkingWaitMs?: number;
-  /**
-   * Fetch the first link of a text before sending it, as WAHA does to build its preview
-   * (`linkPreview`, default true in sendText). Off by default; only loopback URLs are fetched, and
-   * no redirect is followed: the simulator never reaches outside this machine.
-   */
-  linkPreviews?: boolean;
+  /** Which WAHA: `current` (2026.7.1, media in Core) or `core-before-2026.6` (media answers 422). */
+  build?: SimBuild;
 }
 
 const webhookConfigSchema = z.object({
@@ -176,6 +172,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class WahaSimState {
   readonly engine: SimEngine;
+  readonly build: SimBuild;
+  /** Where this simulator is reached (set once it listens): events point `media.url` at it. */
+  baseUrl: string | null = null;
   apiKey: string | null;
   ackDelaysMs: [number, number, number];
   startDelayMs: number;
@@ -184,9 +183,6 @@ export class WahaSimState {
   readonly webhookRetryDelayMs: number | null;
   notWorkingWaitMs: number;
   readonly requests: SimRequest[] = [];
-  readonly build: SimBuild;
-  /** Where this simulator is reached (set once it listens): events point `media.url` at it. */
-  baseUrl: string | null = null;
   readonly webhooks: SimWebhookDelivery[];
   readonly #dispatcher: WebhookDispatcher;
   readonly #sessions = new Map<string, SimSession>();
@@ -194,11 +190,8 @@ export class WahaSimState {
   readonly #unregistered = new Set<string>();
   readonly #lids = new Map<string, SimLid>();
   readonly #lidByPhone = new Map<string, string>();
-  /** Buyers (digits) whose WhatsApp has read receipts turned off: our messages never show READ. */
-  readonly #noReadReceipts = new Set<string>();
-  readonly linkPreviews: boolean;
-  /** The preview fetches made, in order (for tests: they come before the message exists). */
-  readonly previewFetches: { url: string; at: number; status: number | null }[] = [];
+  /** The files of sent media messages, by session and message id. */
+  readonly #mediaBytes = new Map<string, Buffer>();
   #faults: ArmedFault[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<unknown>>();
@@ -206,7 +199,7 @@ export class WahaSimState {
 
   constructor(options: WahaSimulatorOptions) {
     this.engine = options.engine;
-    this.linkPreviews = options.linkPreviews ?? false;
+    this.build = options.build ?? 'current';
     this.apiKey = options.apiKey ?? null;
     this.ackDelaysMs = options.ackDelaysMs ?? [50, 100, 150];
     this.startDelayMs = options.startDelayMs ?? 20;
@@ -340,42 +333,6 @@ export class WahaSimState {
     let chain: Promise<void> = Promise.resolve();
     for (const h of held) chain = chain.then(() => this.#ack(s, h.msg, h.ack, h.duplicate));
     void this.#track(chain);
-  }
-
-  /**
-   * The buyer's privacy setting "Read receipts": when off, WhatsApp never tells the sender that a
-   * message was read — acks stop at DEVICE (docs/contracts/waha.md "Acks").
-   */
-  setReadReceipts(phone: string, enabled: boolean): void {
-    const digits = digitsOf(phone.split('@')[0] ?? phone);
-    if (enabled) this.#noReadReceipts.delete(digits);
-    else this.#noReadReceipts.add(digits);
-  }
-
-  /**
-   * Before a text with a link goes out, WAHA fetches the link to build its preview
-   * (docs/contracts/waha.md "Link previews"). Loopback URLs only, first hop only.
-   */
-  async fetchLinkPreview(text: string): Promise<void> {
-    if (!this.linkPreviews) return;
-    const url = /https?:\/\/[^\s]+/.exec(text)?.[0];
-    if (!url) return;
-    let host: string;
-    try {
-      host = new URL(url).hostname;
-    } catch {
-      return;
-    }
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return;
-    const record = { url, at: Date.now(), status: null as number | null };
-    this.previewFetches.push(record);
-    try {
-      const res = await fetch(url, { redirect: 'manual', headers: { 'user-agent': 'WAHA/simulator link preview' }, signal: AbortSignal.timeout(5_000) });
-      record.status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
-    } catch {
-      // A preview that cannot be built leaves the message without one; it is still sent.
-    }
   }
 
   /** A buyer writes to the seller: stored and delivered as `message` and `message.any`. */
@@ -524,8 +481,14 @@ export class WahaSimState {
       id: `true_${chatId}_${keyId}`, keyId, session: session.name, chatId, fromMe: true, body: text,
       timestamp: Math.floor(Date.now() / 1000), ack: 0, source: 'api', media: file?.media ?? null,
     };
+    if (file) this.#mediaBytes.set(`${session.name}/${msg.id}`, file.bytes);
     this.#store(msg);
     return { msg, duplicate: false };
+  }
+
+  /** The bytes of a sent file (the chats page and /api/files show them). */
+  mediaBytes(session: string, messageId: string): Buffer | null {
+    return this.#mediaBytes.get(`${session}/${messageId}`) ?? null;
   }
 
   #store(msg: SimMessage): void {
@@ -575,19 +538,12 @@ export class WahaSimState {
     const [d1, d2, d3] = this.ackDelaysMs;
     let plan: { ack: number; at: number }[] = [{ ack: 0, at: 0 }, { ack: 1, at: d1 }, { ack: 2, at: d2 }, { ack: 3, at: d3 }];
     if (this.isUnregistered(msg.chatId)) plan = plan.filter((p) => p.ack <= 1);
-    if (this.#noReadReceipts.has(digitsOf(msg.chatId.split('@')[0] ?? ''))) plan = plan.filter((p) => p.ack < 3);
     if (fault?.type === 'missing_acks') plan = (fault.upTo ?? 0) === 0 ? [] : plan.filter((p) => p.ack <= (fault.upTo ?? 0));
     if (fault?.type === 'ack_error') plan = [{ ack: 0, at: 0 }, { ack: 1, at: d1 }, { ack: -1, at: d2 }];
-    if (file) this.#mediaBytes.set(`${session.name}/${msg.id}`, file.bytes);
     if (fault?.type === 'acks') {
       const gap = Math.max(1, d2 - d1);
       plan = fault.sequence.map((ack, i) => ({ ack, at: i * gap }));
     }
-  /** The bytes of a sent file (the chats page and /api/files show them). */
-  mediaBytes(session: string, messageId: string): Buffer | null {
-    return this.#mediaBytes.get(`${session}/${messageId}`) ?? null;
-  }
-
     let chain: Promise<void> = Promise.resolve();
     const fire = (ack: number) => {
       chain = chain.then(() => this.#ackOrHold(session, msg, ack, duplicate));

@@ -5,6 +5,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractSentMessage, WahaClient } from '../../lib/waha/client.ts';
 import { startWahaSimulator, type SimEngine, type WahaSimulator } from '../../simulators/waha/server.ts';
+import { makePdf, makePng } from '../support/media.ts';
 
 /**
  * Checks the simulator (and what our client sends it) against WAHA's published OpenAPI, copied to
@@ -103,7 +104,7 @@ const CHAT = `${PHONE}@c.us`;
 describe('the fixture', () => {
   it('holds every operation the project uses', () => {
     for (const [method, path] of [
-      ['post', '/api/sendText'], ['get', '/api/contacts/check-exists'], ['get', '/api/{session}/new-message-id'],
+      ['post', '/api/sendText'], ['post', '/api/sendImage'], ['post', '/api/sendFile'], ['get', '/api/contacts/check-exists'], ['get', '/api/{session}/new-message-id'],
       ['get', '/api/{session}/chats/{chatId}/messages'], ['get', '/api/{session}/chats/{chatId}/messages/{messageId}'],
       ['get', '/api/sessions/{session}'], ['get', '/api/sessions'], ['post', '/api/sessions'], ['put', '/api/sessions/{session}'],
       ['get', '/api/{session}/auth/qr'], ['post', '/api/sessions/{session}/start'],
@@ -186,6 +187,23 @@ for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const satisfies readonly SimE
       expect(extractSentMessage(body, { chatId: CHAT }).engineShape).toBe(engine);
     });
 
+    it('sendImage / sendFile: the client\'s requests match MessageImageRequest / MessageFileRequest (file.data, no id); 201', async () => {
+      const image = await client.sendMedia({ kind: 'image', chatId: CHAT, caption: 'Спасибо за заказ', file: { mimetype: 'image/png', filename: 'card.png', data: makePng(4, 4) } });
+      const doc = await client.sendMedia({ kind: 'document', chatId: CHAT, caption: 'Инструкция', file: { mimetype: 'application/pdf', filename: 'pickup.pdf', data: makePdf() } });
+      for (const [path, name] of [['/api/sendImage', 'MessageImageRequest'], ['/api/sendFile', 'MessageFileRequest']] as const) {
+        const req = sim.state.requests.filter((r) => r.path === path).at(-1);
+        expect(req?.status).toBe(201);
+        expectValid(component(name), req?.body);
+        expect(req?.body).not.toHaveProperty('id');
+        expectValid(component('BinaryFile'), (req?.body as { file: unknown }).file);
+      }
+      expect([image.engineShape, doc.engineShape]).toEqual([engine, engine]);
+      // Looked up, a file is a WAMessage whose body is the caption.
+      const found = (await (await raw(`/api/default/chats/${CHAT}/messages/${encodeURIComponent(image.messageId ?? '')}`)).json()) as { body: string; hasMedia: boolean };
+      expectValid(component('WAMessage'), found);
+      expect(found).toMatchObject({ body: 'Спасибо за заказ', hasMedia: true });
+    });
+
     it('new-message-id answers NewMessageIDResponse (NOWEB/GOWS)', async () => {
       const res = await raw('/api/default/new-message-id');
       if (engine === 'WEBJS') {
@@ -259,6 +277,8 @@ for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const satisfies readonly SimE
 
     it('webhook envelopes match the spec\'s webhook schemas', async () => {
       await client.sendText({ chatId: CHAT, text: 'ещё одно' });
+      // A file's echo carries `media` (WAMedia) beside the caption.
+      await client.sendMedia({ kind: 'image', chatId: CHAT, caption: 'с картинкой', file: { mimetype: 'image/png', filename: 'card.png', data: makePng(2, 2) } });
       sim.state.receiveMessage(PHONE, 'СТОП');
       sim.state.setSessionStatus('default', 'FAILED');
       sim.state.setSessionStatus('default', 'WORKING');
@@ -271,6 +291,10 @@ for (const engine of ['WEBJS', 'NOWEB', 'GOWS'] as const satisfies readonly SimE
         seen.add(event);
       }
       expect([...seen].sort()).toEqual(['message', 'message.ack', 'message.any', 'session.status']);
+      const echo = receiver.bodies.map((b) => b.body as { event: string; payload: { body?: string; hasMedia?: boolean; media?: { url: string } } })
+        .find((b) => b.event === 'message.any' && b.payload.body === 'с картинкой');
+      expect(echo?.payload).toMatchObject({ hasMedia: true, media: { url: expect.stringContaining('/api/files/default/') } });
+      expect((await raw(new URL(echo?.payload.media?.url ?? 'http://x/').pathname)).headers.get('content-type')).toBe('image/png');
     });
   });
 }

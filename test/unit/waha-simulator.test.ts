@@ -340,7 +340,7 @@ describe('faults', () => {
     expect((await api(`/api/contacts/check-exists?phone=${PHONE}&session=default`)).status).toBe(404);
     s.state.injectFault({ type: 'server_error' }, { op: 'any' });
     expect((await api('/api/default/new-message-id')).status).toBe(500);
-    expect(() => s.state.injectFault({ type: 'empty_201' }, { op: 'getSession' })).toThrow(/only applies to sendText/);
+    expect(() => s.state.injectFault({ type: 'empty_201' }, { op: 'getSession' })).toThrow(/only applies to sends/);
   });
 
   it('faults can be injected and cleared over HTTP', async () => {
