@@ -39,6 +39,7 @@ import { wakeWaiting } from '../lib/notifications/wake.ts';
 import { applyStatus, FINAL_STATUSES, OUTCOME_UNKNOWN, reopenNotification, setWaitingReason } from '../lib/notifications/status.ts';
 import { learnLidBeforeSend } from '../lib/buyers/lids.ts';
 import { ru } from '../lib/i18n/messages.ts';
+import { publicBase, withReviewLink } from '../lib/review-links/links.ts';
 import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
@@ -276,7 +277,11 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     if (!phone.ok) return done(notificationId, 'skipped', phone.reasonCode);
     const [optedOut] = await ctx.db.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, n.storeId), eq(optOuts.phone, phone.digits)));
     if (optedOut && !store.testModePhone) return done(notificationId, 'skipped', 'opted_out');
-    const rendered = tryRenderTemplate(template.text, snapshot, { shopName: store.name, timezone: store.timezone });
+    const options = await withReviewLink(ctx.db, {
+      enabled: store.reviewLinksEnabled, base: publicBase(ctx.config), notificationId, storeId: store.id, templateText: template.text, order: snapshot,
+      options: { shopName: store.name, timezone: store.timezone },
+    });
+    const rendered = tryRenderTemplate(template.text, snapshot, options);
     if (!rendered.ok) return done(notificationId, 'skipped', 'render_failed');
     return { phone, text: rendered.text };
   }

@@ -11,6 +11,7 @@ import { kaspiApiRoutes } from './json/kaspi.ts';
 import { storesApiRoutes } from './json/stores.ts';
 import { whatsappApiRoutes } from './json/whatsapp.ts';
 import { wahaWebhookRoutes } from './webhooks/waha.ts';
+import { reviewLinkRoutes } from './review-links.ts';
 import { metricsText } from '../lib/metrics.ts';
 import { collectQueueDepthFrom, wahaWebhooks } from '../lib/metrics.ts';
 import { accountPageRoutes, loginPageRoutes, staticRoutes, storePageRoutes } from './pages/index.ts';
@@ -64,6 +65,8 @@ export function createApp(ctx: AppContext): Hono {
     wahaWebhooks.inc({ code: String(c.res.status) });
   });
   app.route('/', wahaWebhookRoutes(ctx));
+  // Buyers open review short links without a session (lib/review-links/links.ts).
+  app.route('/', reviewLinkRoutes(ctx));
   app.route('/', staticRoutes());
   app.route('/', loginPageRoutes(ctx));
   app.route('/stores', storePageRoutes(ctx));

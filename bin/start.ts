@@ -14,8 +14,10 @@ import { createLogger } from '../lib/logger.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/runtime/embedded-postgres.ts';
 import { assertPortsFree, PortInUseError } from '../lib/runtime/ports.ts';
 import { loadOrCreateAppSecret, readRuntimeState, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
-import { ensureTemporalCli, isAlive } from '../lib/runtime/temporal-cli.ts';
+import { isAlive } from '../lib/runtime/go-install.ts';
+import { ensureTemporalCli } from '../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../lib/runtime/temporal-dev-server.ts';
+import { installShutdown } from '../lib/runtime/shutdown.ts';
 import { enableSdkMetrics } from '../lib/temporal/sdk-metrics.ts';
 import { findFreePort } from '../lib/runtime/ports.ts';
 import { ensureMaintenanceSchedules } from '../lib/temporal/maintenance-schedules.ts';
@@ -80,25 +82,8 @@ try {
   throw err;
 }
 
-const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
-let stopping = false;
-async function shutdown(code: number): Promise<never> {
-  if (stopping) process.exit(code);
-  stopping = true;
-  say('Stopping…');
-  for (const part of stack.reverse()) {
-    try {
-      await part.stop();
-    } catch (err) {
-      say(`  ${part.name}: ${(err as Error).message}`);
-    }
-  }
-  rmSync(runtimeFile(dataDir), { force: true });
-  say('Stopped.');
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+const stack = installShutdown({ say, onStopped: () => rmSync(runtimeFile(dataDir), { force: true }) });
+const shutdown = (code: number) => stack.stop(code);
 
 try {
   const appSecret = config.APP_SECRET ?? loadOrCreateAppSecret(dataDir);
@@ -109,7 +94,7 @@ try {
     say('Starting embedded PostgreSQL…');
     postgres = await startEmbeddedPostgres({ dataDir, logDir, log: say });
     const pgHandle = postgres;
-    stack.push({ name: 'PostgreSQL', stop: () => pgHandle.stop() });
+    stack.push({ name: 'PostgreSQL', stop: () => pgHandle.stop(), pids: () => [pgHandle.pid] });
     databaseUrl = postgres.databaseUrl;
   }
 
@@ -128,7 +113,7 @@ try {
       retentionDays: 30,
     });
     const server = devServer;
-    stack.push({ name: 'Temporal dev server', stop: () => server.stop() });
+    stack.push({ name: 'Temporal dev server', stop: () => server.stop(), pids: () => [server.pid] });
     temporalAddress = devServer.address;
   }
 

@@ -4,6 +4,7 @@ import { SecretBox } from './crypto.ts';
 import { openDatabase } from './db/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { connectTemporal } from './temporal/client.ts';
+import { temporalConnectionOptions } from './temporal/connection-options.ts';
 
 export interface Connections {
   databaseUrl: string;
@@ -15,7 +16,7 @@ export interface Connections {
 export async function createContext(config: AppConfig, connections: Connections, options: { logger?: Logger; poolSize?: number } = {}): Promise<AppContext & { close(): Promise<void> }> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
   const database = openDatabase(connections.databaseUrl, { max: options.poolSize });
-  const temporal = await connectTemporal(connections.temporalAddress, config.TEMPORAL_NAMESPACE);
+  const temporal = await connectTemporal(connections.temporalAddress, config.TEMPORAL_NAMESPACE, temporalConnectionOptions(config));
   return {
     config: { ...config, DATABASE_URL: connections.databaseUrl, TEMPORAL_ADDRESS: connections.temporalAddress },
     db: database.db,

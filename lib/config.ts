@@ -59,6 +59,15 @@ const configSchema = z.object({
     .transform((s) => (s === '' ? undefined : s))
     .refine((s) => s === undefined || /^[\w.-]+:\d+$/.test(s), 'must be host:port, e.g. 127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().trim().min(1, 'must not be empty').default('default'),
+  /**
+   * An existing cluster or Temporal Cloud, under the names of Temporal's own client environment
+   * configuration (docs/operations.md): an API key turns TLS on; mTLS takes a client certificate
+   * and key; TEMPORAL_TLS=true alone is TLS with the system's CAs.
+   */
+  TEMPORAL_API_KEY: z.string().trim().optional().transform((s) => (s === '' ? undefined : s)),
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().trim().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().trim().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1, 'must not be empty').default('kaspi-notify'),
   TEMPORAL_UI_URL: optionalUrl,
   TEMPORAL_CLI: z.string().trim().optional(),
@@ -132,11 +141,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const value = env[variable];
-    const shown = value === undefined || variable === 'APP_SECRET' || variable === 'METRICS_TOKEN' ? ''
+    const shown = value === undefined || variable === 'APP_SECRET' || variable === 'METRICS_TOKEN' || variable === 'TEMPORAL_API_KEY' ? ''
       : variable === 'DATABASE_URL' ? ` (got "${redactDatabaseUrl(value)}")` : ` (got "${value}")`;
     throw new ConfigError(`Invalid ${variable}${shown}: ${issue?.message ?? 'invalid value'}`);
   }
   const config = parsed.data;
+  if (!config.TEMPORAL_TLS_CLIENT_CERT_PATH !== !config.TEMPORAL_TLS_CLIENT_KEY_PATH) {
+    throw new ConfigError('Invalid TEMPORAL_TLS_CLIENT_CERT_PATH/TEMPORAL_TLS_CLIENT_KEY_PATH: set both (mTLS) or neither');
+  }
   if (config.NODE_ENV === 'production' && !config.APP_SECRET) {
     throw new ConfigError('Invalid APP_SECRET: required when NODE_ENV=production (try: openssl rand -hex 32)');
   }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Secrets at rest (Kaspi tokens, WAHA API keys, webhook secrets) are AES-256-GCM ciphertext.
@@ -18,6 +18,16 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join(':');
+  }
+
+  /**
+   * HMAC-SHA256 of `value` under a key of its own per `purpose`: proof that an answer comes from a
+   * server holding this APP_SECRET (lib/review-links/reachability.ts), which never reveals the key
+   * or decrypts anything for the asker.
+   */
+  mac(purpose: string, value: string): string {
+    const key = createHmac('sha256', this.#key).update(`purpose:${purpose}`, 'utf8').digest();
+    return createHmac('sha256', key).update(value, 'utf8').digest('base64url');
   }
 
   decrypt(sealed: string): string {

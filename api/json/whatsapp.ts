@@ -6,6 +6,8 @@ import { exportMessagesCsv, listMessages } from '../../lib/services/messages.ts'
 import { sendTestMessage } from '../../lib/services/send-test.ts';
 import { getWhatsappSettings, saveWhatsappSettings } from '../../lib/services/settings.ts';
 import { archiveTemplate, createTemplate, listTemplates, updateTemplate } from '../../lib/services/templates.ts';
+import { getTemplateStats, templateStatsCsv } from '../../lib/services/template-stats.ts';
+import { localeFromAcceptLanguage } from '../../lib/i18n/messages.ts';
 import { jsonErrorHandler, readJson } from './respond.ts';
 
 /** The /whatsapp/* endpoints of the original request, under /api/whatsapp (README "JSON API for Kaspi Demper"). Mounted at /api/whatsapp. */
@@ -33,6 +35,18 @@ export function whatsappApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.put('/templates/:templateId', async (c) => {
     const body = await readJson(c);
     return c.json({ success: true, template: await updateTemplate(ctx, c.get('actor'), c.req.param('templateId'), body) });
+  });
+  // Outcomes per template and variant over ?from=&to= (store days, inclusive), with the decision (lib/services/template-stats.ts).
+  app.get('/templates/:storeId/stats', async (c) => {
+    const stats = await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query(), localeFromAcceptLanguage(c.req.header('accept-language')));
+    return c.json({ success: true, ...stats });
+  });
+  app.get('/templates/:storeId/stats.csv', async (c) => {
+    const stats = await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query(), localeFromAcceptLanguage(c.req.header('accept-language')));
+    return c.body(templateStatsCsv(stats), 200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="template-stats-${stats.period.from}-${stats.period.to}.csv"`,
+    });
   });
   app.delete('/templates/:templateId', async (c) => {
     await archiveTemplate(ctx, c.get('actor'), c.req.param('templateId'));

@@ -9,6 +9,8 @@ import { optOutPageRoutes } from './opt-outs.tsx';
 import { settingsPageRoutes } from './settings.tsx';
 import { storeCreatePageRoutes } from './stores.tsx';
 import { templatePageRoutes } from './templates.tsx';
+import { templateStatsPageRoutes } from './template-stats.tsx';
+import { reviewLinkPageRoutes } from './review-links.tsx';
 
 export { accountPageRoutes } from './account.tsx';
 export { loginPageRoutes } from './login.tsx';
@@ -31,6 +33,8 @@ export function storePageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.route('/', storeCreatePageRoutes(ctx));
   app.route('/', dashboardPageRoutes(ctx));
   app.route('/', templatePageRoutes(ctx));
+  app.route('/', templateStatsPageRoutes(ctx));
+  app.route('/', reviewLinkPageRoutes(ctx));
   app.route('/', settingsPageRoutes(ctx));
   app.route('/', messagePageRoutes(ctx));
   app.route('/', optOutPageRoutes(ctx));

@@ -7,6 +7,7 @@ import { wahaClientForSender, type SenderRow } from '../waha/for-sender.ts';
 import { altPhoneOf, isLid, keyIdOf, normalizeSessionStatus, phoneOfJid, type KnownSessionStatus, type MessageAckPayload, type MessagePayload, type ParsedWebhook } from '../waha/webhooks.ts';
 import { recordAck, releaseHeldSender } from './acks.ts';
 import { confirmSendFromEcho } from './echoes.ts';
+import { buyerPhoneOf, creditOutcome, messageTime } from './outcomes.ts';
 
 /**
  * What one verified WAHA webhook delivery does (docs/architecture.md "Webhook → status"):
@@ -14,7 +15,8 @@ import { confirmSendFromEcho } from './echoes.ts';
  * - `message.any` from us: proof of a send (lib/notifications/echoes.ts);
  * - `message` from a buyer: an opt-out word opts out the buyer's phone — found through the LID
  *   table, WAHA's lids API or NOWEB's remoteJidAlt when the buyer writes from a LID, kept unmapped
- *   when nothing maps it (lib/buyers/lids.ts);
+ *   when nothing maps it (lib/buyers/lids.ts); any other message is a reply, and either is credited
+ *   to our latest message to that buyer within 24 hours (lib/notifications/outcomes.ts);
  * - `session.status`: the number's session status, in event order.
  * The dedupe row and the effect commit together, so a delivery that fails half-way leaves nothing
  * behind and WAHA's retry is processed instead of being taken for a duplicate.
@@ -26,6 +28,7 @@ export type InboundOutcome =
   | { ack: number; workflowId: string | null; resumedSenderId: string | null }
   | { echo: 'matched' | 'unmatched' }
   | { optedOut: SenderMatch | { unmappedLid: string } }
+  | { replied: string }
   | { session: KnownSessionStatus; resumedSenderId: string | null }
   | { ignored: true };
 
@@ -91,7 +94,7 @@ export async function applyInboundEvent(
       case 'message.any':
         return applyEcho(tx, target, parsed.payload, eventRowId, at);
       case 'message':
-        return optOut ? applyOptOut(tx, target.storeId, parsed.payload.from, optOut, at) : { ignored: true };
+        return applyBuyerMessage(tx, target, parsed.payload, optOut, at);
       case 'session.status':
         return applySessionStatus(tx, target.sender.id, normalizeSessionStatus(parsed.payload.status), new Date(envelope.timestamp > 0 ? envelope.timestamp : at.getTime()), at);
       default:
@@ -122,6 +125,20 @@ async function applyEcho(tx: Tx, target: InboundTarget, payload: MessagePayload,
   const match = await confirmSendFromEcho(tx, { storeId: target.storeId, senderId: target.sender.id, payload, at });
   if (match) await tx.update(messageEvents).set({ notificationId: match.notificationId, wahaKeyId: keyIdOf(payload.id) }).where(eq(messageEvents.id, eventRowId));
   return { echo: match ? 'matched' : 'unmatched' };
+}
+
+/** A buyer's message: an opt-out, or a reply to our latest message to them; both count for that message's template. */
+async function applyBuyerMessage(tx: Tx, target: InboundTarget, payload: MessagePayload, optOut: SenderMatch | { unmappedLid: string } | null, at: Date): Promise<InboundOutcome> {
+  if (payload.fromMe) return { ignored: true };
+  const when = messageTime(payload, at);
+  if (optOut) {
+    const outcome = await applyOptOut(tx, target.storeId, payload.from, optOut, at);
+    if (!('unmappedLid' in optOut)) await creditOutcome(tx, 'opt_out', { storeId: target.storeId, phone: optOut.phone, at: when });
+    return outcome;
+  }
+  const phone = await buyerPhoneOf(tx, target.sender.id, payload);
+  const credited = phone ? await creditOutcome(tx, 'reply', { storeId: target.storeId, phone, at: when }) : null;
+  return credited ? { replied: credited } : { ignored: true };
 }
 
 async function applyOptOut(tx: Tx, storeId: string, from: string, optOut: NonNullable<SenderMatch> | { unmappedLid: string }, at: Date): Promise<InboundOutcome> {

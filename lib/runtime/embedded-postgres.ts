@@ -4,7 +4,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, openSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { isAlive } from './temporal-cli.ts';
+import { isAlive } from './go-install.ts';
 import { stopChild } from './process.ts';
 import { findFreePort, isPortFree } from './ports.ts';
 

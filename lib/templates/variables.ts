@@ -43,6 +43,11 @@ export interface RenderOptions {
    * Without one, `{pickup_point}` shows the id without the merchant prefix (`30012345_PP1` → `PP1`).
    */
   pickupPointNames?: Readonly<Record<string, string>>;
+  /**
+   * What `{review_link}` renders: the store's own short link (lib/review-links/links.ts) when set;
+   * Kaspi's review page for the first product otherwise.
+   */
+  reviewLink?: string | undefined;
 }
 
 export const TEMPLATE_VARIABLE_NAMES = [
@@ -188,7 +193,7 @@ const RESOLVERS: Record<TemplateVariableName, Resolver> = {
   delivery_address: (o) => clean(o.deliveryAddress),
   planned_delivery_date: (o, opt) => formatLocalDate(o.plannedDeliveryDate, opt.timezone),
   waybill_number: (o) => clean(o.waybillNumber),
-  review_link: (o) => reviewLink(o),
+  review_link: (o, opt) => opt.reviewLink ?? reviewLink(o),
 };
 
 export function isTemplateVariableName(name: string): name is TemplateVariableName {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { temporalConnectionOptions } from './connection-options.ts';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities/index.ts';
 import type { AppContext } from '../context.ts';
@@ -53,7 +54,7 @@ export async function startWorker(
   options: { taskQueue?: string; workflowBundle?: WorkerOptions['workflowBundle']; activities?: Partial<Activities>; maxCachedWorkflows?: number } = {},
 ): Promise<RunningWorker> {
   installRuntime(ctx);
-  const connection = await NativeConnection.connect({ address: ctx.config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  const connection = await NativeConnection.connect({ address: ctx.config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', ...temporalConnectionOptions(ctx.config) });
   const worker = await Worker.create({
     connection,
     namespace: ctx.config.TEMPORAL_NAMESPACE,

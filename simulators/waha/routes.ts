@@ -269,6 +269,8 @@ export function createWahaSimulatorApp(state: WahaSimState): Hono<Env> {
     if (fault?.type === 'refused_463') {
       return serverError(c, state, `Failed to send message to ${req.chatId}: server returned error 463`, raw.value);
     }
+    // WAHA builds a link preview (fetching the text's first URL) before it sends (docs/contracts/waha.md).
+    if (req.linkPreview !== false) await state.fetchLinkPreview(req.text);
     // A phone chat id works even when WhatsApp moved the buyer to a LID; the message stays in that chat.
     const stored = state.storeSent(session, toChatId(req.chatId), req.text, req.id ?? null);
     return answerSend(c, state, session, stored, fault, req.chatId, raw.value);

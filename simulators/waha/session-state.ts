@@ -148,6 +148,12 @@ export interface WahaSimulatorOptions {
   notWorkingWaitMs?: number;
   /** Which WAHA: `current` (2026.7.1, media in Core) or `core-before-2026.6` (media answers 422). */
   build?: SimBuild;
+  /**
+   * Fetch the first link of a text before sending it, as WAHA does to build its preview
+   * (`linkPreview`, default true in sendText). Off by default; only loopback URLs are fetched, and
+   * no redirect is followed: the simulator never reaches outside this machine.
+   */
+  linkPreviews?: boolean;
 }
 
 const webhookConfigSchema = z.object({
@@ -192,6 +198,11 @@ export class WahaSimState {
   readonly #lidByPhone = new Map<string, string>();
   /** The files of sent media messages, by session and message id. */
   readonly #mediaBytes = new Map<string, Buffer>();
+  /** Buyers (digits) whose WhatsApp has read receipts turned off: our messages never show READ. */
+  readonly #noReadReceipts = new Set<string>();
+  readonly linkPreviews: boolean;
+  /** The preview fetches made, in order (for tests: they come before the message exists). */
+  readonly previewFetches: { url: string; at: number; status: number | null }[] = [];
   #faults: ArmedFault[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<unknown>>();
@@ -200,6 +211,7 @@ export class WahaSimState {
   constructor(options: WahaSimulatorOptions) {
     this.engine = options.engine;
     this.build = options.build ?? 'current';
+    this.linkPreviews = options.linkPreviews ?? false;
     this.apiKey = options.apiKey ?? null;
     this.ackDelaysMs = options.ackDelaysMs ?? [50, 100, 150];
     this.startDelayMs = options.startDelayMs ?? 20;
@@ -333,6 +345,42 @@ export class WahaSimState {
     let chain: Promise<void> = Promise.resolve();
     for (const h of held) chain = chain.then(() => this.#ack(s, h.msg, h.ack, h.duplicate));
     void this.#track(chain);
+  }
+
+  /**
+   * The buyer's privacy setting "Read receipts": when off, WhatsApp never tells the sender that a
+   * message was read — acks stop at DEVICE (docs/contracts/waha.md "Acks").
+   */
+  setReadReceipts(phone: string, enabled: boolean): void {
+    const digits = digitsOf(phone.split('@')[0] ?? phone);
+    if (enabled) this.#noReadReceipts.delete(digits);
+    else this.#noReadReceipts.add(digits);
+  }
+
+  /**
+   * Before a text with a link goes out, WAHA fetches the link to build its preview
+   * (docs/contracts/waha.md "Link previews"). Loopback URLs only, first hop only.
+   */
+  async fetchLinkPreview(text: string): Promise<void> {
+    if (!this.linkPreviews) return;
+    const url = /https?:\/\/[^\s]+/.exec(text)?.[0];
+    if (!url) return;
+    let host: string;
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      return;
+    }
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return;
+    const record = { url, at: Date.now(), status: null as number | null };
+    this.previewFetches.push(record);
+    try {
+      const res = await fetch(url, { redirect: 'manual', headers: { 'user-agent': 'WAHA/simulator link preview' }, signal: AbortSignal.timeout(5_000) });
+      record.status = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+    } catch {
+      // A preview that cannot be built leaves the message without one; it is still sent.
+    }
   }
 
   /** A buyer writes to the seller: stored and delivered as `message` and `message.any`. */
@@ -538,6 +586,7 @@ export class WahaSimState {
     const [d1, d2, d3] = this.ackDelaysMs;
     let plan: { ack: number; at: number }[] = [{ ack: 0, at: 0 }, { ack: 1, at: d1 }, { ack: 2, at: d2 }, { ack: 3, at: d3 }];
     if (this.isUnregistered(msg.chatId)) plan = plan.filter((p) => p.ack <= 1);
+    if (this.#noReadReceipts.has(digitsOf(msg.chatId.split('@')[0] ?? ''))) plan = plan.filter((p) => p.ack < 3);
     if (fault?.type === 'missing_acks') plan = (fault.upTo ?? 0) === 0 ? [] : plan.filter((p) => p.ack <= (fault.upTo ?? 0));
     if (fault?.type === 'ack_error') plan = [{ ack: 0, at: 0 }, { ack: 1, at: d1 }, { ack: -1, at: d2 }];
     if (fault?.type === 'acks') {

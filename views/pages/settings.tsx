@@ -6,6 +6,7 @@ import type { SessionIssue } from '../../lib/waha/session-health.ts';
 import { Alert, Card, Csrf, Field, SessionBadge, SessionIssues } from '../components.tsx';
 import { bool, str, type FieldErrors, type Form } from '../form.ts';
 import type { StorePage } from '../layout.tsx';
+import { ReviewLinkSettingsPlaceholder } from './review-links.tsx';
 
 /** The settings page (store, WhatsApp, pacing, test send) and the htmx fragments it loads. */
 
@@ -57,6 +58,7 @@ export function SettingsPage(props: SettingsPageProps) {
       <WhatsappSettings page={page} wa={wa} webhookUrl={props.webhookUrl} input={new SectionInput(submitted, 'whatsapp')} />
       <PacingSettings page={page} wa={wa} perBuyer={props.perBuyer} input={new SectionInput(submitted, 'pacing')} />
       <TestSend page={page} wa={wa} />
+      <ReviewLinkSettingsPlaceholder base={page.base} />
     </>
   );
 }

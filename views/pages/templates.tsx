@@ -6,6 +6,7 @@ import { Alert, Card, Csrf, EventLabel, Empty, Field, PostButton } from '../comp
 import type { FieldErrors } from '../form.ts';
 import { formatDateTime } from '../format.ts';
 import type { StorePage } from '../layout.tsx';
+import { TemplateStatsPlaceholder } from './template-stats.tsx';
 
 /** Templates: the list, the editor (new and edit) and its live preview fragment. */
 
@@ -49,6 +50,7 @@ export function TemplatesPage(props: { page: StorePage; templates: TemplateView[
           </div>
         )}
       </Card>
+      {templates.length > 0 ? <TemplateStatsPlaceholder base={page.base} /> : null}
     </>
   );
 }
