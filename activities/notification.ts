@@ -17,7 +17,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import {
   messageAttempts,
   notifications,
@@ -45,6 +45,7 @@ import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
 import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
 import { wahaClientForSender } from '../lib/waha/for-sender.ts';
+import { recordPairing } from '../lib/waha/pairing.ts';
 import { keyIdOf, normalizeSessionStatus } from '../lib/waha/webhooks.ts';
 
 export interface NotificationRef {
@@ -55,7 +56,7 @@ export type PrepareResult =
   | { action: 'send'; /** epoch ms: the template's delay ends */ notBefore: number; /** epoch ms */ freshUntil: number }
   | { action: 'done'; status: NotificationStatus; reasonCode: string | null };
 
-export type WaitReason = 'paused' | 'gap' | 'quiet_hours' | 'daily_cap' | 'buyer_daily_limit' | 'session_not_working' | 'session_unknown' | 'acks_stalled' | 'waha_unauthorized' | 'waha_unreachable';
+export type WaitReason = 'paused' | 'gap' | 'quiet_hours' | 'daily_cap' | 'warmup' | 'backlog' | 'buyer_daily_limit' | 'session_not_working' | 'session_unknown' | 'acks_stalled' | 'waha_unauthorized' | 'waha_unreachable';
 
 export type SendResult =
   | { result: 'sent'; attemptId: string; hasMessageId: boolean }
@@ -229,7 +230,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       if (learned.optedOutStoreIds.includes(store.id) && !store.testModePhone) return done(notificationId, 'skipped', 'opted_out');
     }
     const reservedId = await reserveMessageId(attempts, session, client);
-    const claim = await claimSlot({ notificationId, store, sender, sessionStatus: session, phone: wanted.phone.digits, chatId: chat, text: wanted.text, reservedId, attemptNo: (attempts[0]?.attemptNo ?? 0) + 1 });
+    const claim = await claimSlot({ notificationId, eventAt: n.eventAt, store, sender, sessionStatus: session, phone: wanted.phone.digits, chatId: chat, text: wanted.text, reservedId, attemptNo: (attempts[0]?.attemptNo ?? 0) + 1 });
     if ('result' in claim) return claim;
     return sendClaimed({ notificationId, n, sender, client, attemptId: claim.attemptId, chatId: chat, text: wanted.text, reservedId });
   }
@@ -308,7 +309,10 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     if (sessionState(sender.sessionStatus, sender.sessionStatusAt, ctx.now()) !== 'unknown' || store.sendingPaused) return sender.sessionStatus;
     let reported: string;
     try {
-      reported = (await client.getSession())?.status ?? 'STOPPED';
+      const info = await client.getSession();
+      reported = info?.status ?? 'STOPPED';
+      // A session already WORKING when it was connected sends no session.status: this is where its phone is first seen.
+      if (normalizeSessionStatus(reported) === 'WORKING') await recordPairing(ctx.db, sender.id, info?.me?.id, ctx.now());
     } catch (err) {
       if (err instanceof WahaError && err.kind === 'auth') return wait(notificationId, 'waha_unauthorized', null);
       if (err instanceof WahaError) return wait(notificationId, 'waha_unreachable', null);
@@ -350,6 +354,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
 
   interface ClaimRequest {
     notificationId: string;
+    eventAt: Date;
     store: Loaded['store'];
     sender: Sender;
     sessionStatus: string;
@@ -384,8 +389,16 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
         sentToday: counts?.all ?? 0,
         sentTodayToBuyer: r.store.testModePhone ? 0 : (counts?.buyer ?? 0),
         random,
+        heldAhead: await heldAhead(tx, locked.id, r.notificationId, r.eventAt, now),
       });
-      if (!decision.ok) return decision;
+      if (!decision.ok) {
+        // Held by a day limit, or queued behind messages that were: this one joins the backlog,
+        // which leaves oldest first when the limit allows again.
+        if (decision.reason === 'daily_cap' || decision.reason === 'warmup' || decision.reason === 'backlog') {
+          await tx.update(notifications).set({ heldSince: sql`coalesce(${notifications.heldSince}, ${now})` }).where(eq(notifications.id, r.notificationId));
+        }
+        return decision;
+      }
       // A «стоп» that arrived while we asked WAHA (number check, LID, reserved id) still counts.
       const [optedOut] = r.store.testModePhone ? [] : await tx.select({ phone: optOuts.phone }).from(optOuts).where(and(eq(optOuts.storeId, r.store.id), eq(optOuts.phone, r.phone)));
       if (optedOut) return { ok: false as const, optedOut: true as const };
@@ -394,6 +407,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       const previous = await applyStatus(tx, { notificationId: r.notificationId, to: 'sending', source: 'claim', at: now });
       if (previous === undefined) return { ok: false as const, moved: true as const };
       await tx.update(senders).set({ nextAllowedAt: decision.nextAllowedAt, updatedAt: now }).where(eq(senders.id, locked.id));
+      await tx.update(notifications).set({ heldSince: null }).where(and(eq(notifications.id, r.notificationId), isNotNull(notifications.heldSince)));
       const [attempt] = await tx
         .insert(messageAttempts)
         .values({
@@ -642,6 +656,23 @@ function heartbeat(): void {
   } catch {
     // not running inside an activity
   }
+}
+
+/**
+ * Whether an older message of this sender, held back by a day limit, still waits (status
+ * `scheduled`, `held_since` set): the backlog leaves in (event time, id) order. A held message
+ * whose retry time passed more than 15 minutes ago no longer counts, so a row whose workflow is
+ * gone cannot hold the number for ever (a live one re-arms `scheduled_for` at every refusal).
+ */
+async function heldAhead(db: Pick<AppContext['db'], 'execute'>, senderId: string, notificationId: string, eventAt: Date, now: Date): Promise<boolean> {
+  const r = await db.execute<{ ahead: boolean }>(sql`
+    select exists (
+      select 1 from notifications x join stores s on s.id = x.store_id
+      where s.sender_id = ${senderId} and x.status = 'scheduled' and x.held_since is not null
+        and x.id <> ${notificationId} and (x.event_at, x.id) < (${eventAt}, ${notificationId}::uuid)
+        and x.scheduled_for >= ${now}::timestamptz - interval '15 minutes'
+    ) as ahead`);
+  return r.rows[0]?.ahead === true;
 }
 
 async function clearWaitingReason(db: AppContext['db'], notificationId: string): Promise<void> {

@@ -199,6 +199,8 @@ export async function setupDemoStore(ctx: AppContext, input: DemoStoreSetup): Pr
     daily_cap: null,
     quiet_hours_start: null,
     quiet_hours_end: null,
+    // The simulator's phone is no new number: a warm-up would hold the demo's trickle after 20 messages.
+    warmup_days: 0,
   });
   // The per-buyer daily limit (default 3) would hold back the 4th message of one order; the
   // settings service does not carry that field, so the demo lifts it on its own sender row.

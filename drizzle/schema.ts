@@ -169,7 +169,7 @@ export const senders = pgTable('senders', {
   sessionHealth: jsonb('session_health'),
   sessionHealthAt: ts('session_health_at'),
   // The phone paired with the session (WAHA's `me.id`) and when it was first seen WORKING: a new
-  // number sends under a growing daily allowance for its first days (lib/pacing/warmup.ts).
+  // number sends under a growing daily allowance for its first days (lib/pacing/pacing.ts warmupState).
   pairedMeId: varchar('paired_me_id', { length: 100 }),
   pairedAt: ts('paired_at'),
   // Warm-up schedule: day 1 allows `warmup_start`, each next local day `warmup_growth_percent` %

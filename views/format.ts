@@ -19,3 +19,13 @@ export function formatDateTime(iso: string | Date | null | undefined, timezone: 
   const d = typeof iso === 'string' ? new Date(iso) : iso;
   return new Intl.DateTimeFormat('ru-RU', { timeZone: timezone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
 }
+
+/** A date in the store's zone: "05.03.2026". */
+export function formatDate(iso: string | Date, timezone: string): string {
+  return new Intl.DateTimeFormat('ru-RU', { timeZone: timezone, day: '2-digit', month: '2-digit', year: 'numeric' }).format(typeof iso === 'string' ? new Date(iso) : iso);
+}
+
+/** A calendar month in the store's zone: "декабрь 2026 г.". */
+export function formatMonth(iso: string | Date, timezone: string): string {
+  return new Intl.DateTimeFormat('ru-RU', { timeZone: timezone, month: 'long', year: 'numeric' }).format(typeof iso === 'string' ? new Date(iso) : iso);
+}

@@ -3,11 +3,12 @@ import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { ru } from '../../lib/i18n/messages.ts';
 import { getDashboard } from '../../lib/services/dashboard.ts';
+import { endWarmup, getNumberHealth } from '../../lib/services/number-health.ts';
 import { cancelQueued, pauseSending, resumeSending } from '../../lib/services/sending-control.ts';
 import { DashboardPage } from '../../views/pages/dashboard.tsx';
 import { loadStorePage, redirectWithFlash, renderShell } from './common.tsx';
 
-/** The store dashboard and the emergency controls (pause / resume / cancel queued). Mounted under /stores. */
+/** The store dashboard, the emergency controls (pause / resume / cancel queued) and ending a warm-up. Mounted under /stores. */
 export function dashboardPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
 
@@ -20,7 +21,8 @@ export function dashboardPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get('/:storeId', async (c) => {
     const page = await loadStorePage(ctx, c);
     const data = await getDashboard(ctx, c.get('actor'), page.store.store_id);
-    return renderShell(c, page, { title: ru.dashboard.title, active: 'dashboard', scripts: ['/static/chart.umd.js'] }, <DashboardPage page={page} data={data} />);
+    const health = await getNumberHealth(ctx, c.get('actor'), page.store.store_id);
+    return renderShell(c, page, { title: ru.dashboard.title, active: 'dashboard', scripts: ['/static/chart.umd.js'] }, <DashboardPage page={page} data={data} health={health} />);
   });
 
   app.post('/:storeId/pause', async (c) => {
@@ -30,6 +32,11 @@ export function dashboardPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.post('/:storeId/resume', async (c) => {
     const s = await resumeSending(ctx, c.get('actor'), c.req.param('storeId'));
     return redirectWithFlash(c, `/stores/${s.store_id}`, 'resumed');
+  });
+  app.post('/:storeId/end-warmup', async (c) => {
+    const id = c.req.param('storeId');
+    await endWarmup(ctx, c.get('actor'), id);
+    return redirectWithFlash(c, `/stores/${id}`, 'warmup_ended');
   });
   app.post('/:storeId/cancel-queued', async (c) => {
     const id = c.req.param('storeId');

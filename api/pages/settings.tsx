@@ -76,6 +76,10 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
         daily_cap: intOrNull(form, 'daily_cap'),
         quiet_hours_start: time('quiet_hours_start'),
         quiet_hours_end: time('quiet_hours_end'),
+        warmup_days: intOrNull(form, 'warmup_days'),
+        warmup_start: int(form, 'warmup_start'),
+        warmup_growth_percent: intOrNull(form, 'warmup_growth_percent'),
+        unanswered_alert_threshold: intOrNull(form, 'unanswered_alert_threshold'),
       });
       await savePerBuyerLimit(ctx, c.get('actor'), id, { per_buyer_daily_limit: intOrNull(form, 'per_buyer_daily_limit') });
       return redirectWithFlash(c, `/stores/${id}/settings`, 'pacing_saved');

@@ -49,6 +49,8 @@ export async function createStores(env: BenchEnv, count: number, options: { labe
         perBuyerDailyLimit: null,
         quietHoursStart: null,
         quietHoursEnd: null,
+        // The benchmark measures throughput, not the warm-up of a new number.
+        warmupDays: 0,
       }).returning();
       senderId = sender!.id;
     }

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import { alerts, senders, storeAlertChannels, stores, type AlertKind } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
+import { countUnanswered } from '../services/number-health.ts';
 import { deliverAlert, type AlertDeliveryDeps, type AlertNotice } from './delivery.ts';
 
 /**
@@ -10,7 +11,9 @@ import { deliverAlert, type AlertDeliveryDeps, type AlertNotice } from './delive
  * - `whatsapp_session_down`: the sender's session has not been WORKING for > N minutes
  *   (UNKNOWN — never asked yet — is not an incident);
  * - `failure_rate`: more than 20 % of the last 50 finished notifications failed or were
- *   undelivered (at least 10 finished, so one failure of one is not an incident).
+ *   undelivered (at least 10 finished, so one failure of one is not an incident);
+ * - `whatsapp_unanswered`: this calendar month the number sent at least the sender's threshold of
+ *   messages to buyers who never wrote to it (lib/services/number-health.ts countUnanswered).
  * An incident is one open `alerts` row per (store, kind); it is announced once (banner + the
  * store's Telegram chat / webhook) and announced again once when it clears ("resolved").
  */
@@ -71,6 +74,16 @@ async function conditionsOf(ctx: AppContext, store: typeof stores.$inferSelect, 
       message: `WhatsApp не подтверждает отправку последних сообщений (${minutes} мин.), хотя сессия в статусе WORKING. Очередь удержана, чтобы сообщения не потерялись. Перезапустите сессию WAHA или проверьте телефон; отправка продолжится сама, когда подтверждения вернутся.`,
       detail: { since: sender.acksStalledSince.toISOString() },
     });
+  }
+  if (sender && sender.unansweredAlertThreshold !== null) {
+    const { count, monthStart } = await countUnanswered(ctx.db, sender.id, now);
+    if (count >= sender.unansweredAlertThreshold) {
+      found.push({
+        kind: 'whatsapp_unanswered',
+        message: `В этом месяце уже ${count} сообщений с этого номера ушли покупателям, которые ни разу на него не писали (порог ${sender.unansweredAlertThreshold}). WhatsApp испытывает месячный лимит на такие сообщения: проверьте, все ли уведомления нужны.`,
+        detail: { count, threshold: sender.unansweredAlertThreshold, monthStart: monthStart.toISOString() },
+      });
+    }
   }
   // The last N finished notifications of the store (skipped ones are not sends).
   const [rate] = (await ctx.db.execute<{ finished: number; failed: number }>(sql`

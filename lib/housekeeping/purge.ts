@@ -8,7 +8,8 @@ import type { AppContext } from '../context.ts';
  * — the dashboard and the message log — are unchanged. Orders not seen for as long lose the
  * buyer's name, phone and address from their snapshot. Cached WhatsApp number checks older than
  * the longest retention are deleted (they are a cache: the next message asks again), and so are
- * buyers' LIDs learned as long ago (a LID with its phone is the phone: it goes with it).
+ * buyers' LIDs learned as long ago (a LID with its phone is the phone: it goes with it), and the
+ * record that a buyer wrote to a number, as long after they last wrote.
  * Opt-outs are kept: forgetting them would message people who asked us to stop.
  *
  * Runs daily from its own Schedule (purgePersonalDataWorkflow); idempotent, in batches, so a first
@@ -70,7 +71,11 @@ export async function purgePersonalData(ctx: Pick<AppContext, 'db' | 'now' | 'lo
   const matched = await ctx.db.execute(sql`
     delete from unmapped_opt_outs
     where matched_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
-  result.buyerLids = (lids.rowCount ?? 0) + (matched.rowCount ?? 0);
+  // Who wrote to a number is a phone too; it goes after the longest retention since they last wrote.
+  const replies = await ctx.db.execute(sql`
+    delete from buyer_replies
+    where last_at < ${now}::timestamptz - make_interval(days => (select coalesce(max(retention_days), 180) from stores))`);
+  result.buyerLids = (lids.rowCount ?? 0) + (matched.rowCount ?? 0) + (replies.rowCount ?? 0);
 
   ctx.logger.info({ ...result }, 'personal data purged');
   return result;

@@ -1,6 +1,8 @@
 import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import { messageAttempts, messageEvents, notifications, optOuts, senders, unmappedOptOuts } from '../../drizzle/schema.ts';
 import { resolveLidSender, type SenderMatch } from '../buyers/lids.ts';
+import { recordBuyerMessage } from '../buyers/replies.ts';
+import { recordPairing } from '../waha/pairing.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { wahaClientForSender, type SenderRow } from '../waha/for-sender.ts';
@@ -17,7 +19,9 @@ import { buyerPhoneOf, creditOutcome, messageTime } from './outcomes.ts';
  *   table, WAHA's lids API or NOWEB's remoteJidAlt when the buyer writes from a LID, kept unmapped
  *   when nothing maps it (lib/buyers/lids.ts); any other message is a reply, and either is credited
  *   to our latest message to that buyer within 24 hours (lib/notifications/outcomes.ts);
- * - `session.status`: the number's session status, in event order.
+ * - `message` from a buyer also records that the buyer has written to the number (lib/buyers/replies.ts);
+ * - `session.status`: the number's session status, in event order; WORKING with `me` records which
+ *   phone is paired (lib/waha/pairing.ts), the start of a new number's warm-up.
  * The dedupe row and the effect commit together, so a delivery that fails half-way leaves nothing
  * behind and WAHA's retry is processed instead of being taken for a duplicate.
  */
@@ -94,9 +98,13 @@ export async function applyInboundEvent(
       case 'message.any':
         return applyEcho(tx, target, parsed.payload, eventRowId, at);
       case 'message':
+        await recordBuyerMessage(tx, target.sender.id, parsed.payload, at);
         return applyBuyerMessage(tx, target, parsed.payload, optOut, at);
-      case 'session.status':
-        return applySessionStatus(tx, target.sender.id, normalizeSessionStatus(parsed.payload.status), new Date(envelope.timestamp > 0 ? envelope.timestamp : at.getTime()), at);
+      case 'session.status': {
+        const status = normalizeSessionStatus(parsed.payload.status);
+        if (status === 'WORKING') await recordPairing(tx, target.sender.id, envelope.me?.id, at);
+        return applySessionStatus(tx, target.sender.id, status, new Date(envelope.timestamp > 0 ? envelope.timestamp : at.getTime()), at);
+      }
       default:
         return { ignored: true };
     }

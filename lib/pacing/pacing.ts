@@ -26,6 +26,12 @@ export interface PacingRules {
   quietHoursStart: string | null;
   quietHoursEnd: string | null;
   timezone: string;
+  /** Warm-up of a newly paired number (see warmupState below); absent = no warm-up. */
+  pairedAt?: Date | null;
+  warmupEndedAt?: Date | null;
+  warmupDays?: number;
+  warmupStart?: number;
+  warmupGrowthPercent?: number;
 }
 
 export interface SenderPacingState extends PacingRules {
@@ -47,6 +53,11 @@ export interface ClaimInput {
   sentTodayToBuyer: number;
   /** Uniform in [0, 1): picks the gap before the next message. */
   random: () => number;
+  /**
+   * An older message of this sender, held back by a day limit (cap or warm-up), is still waiting:
+   * the backlog leaves oldest first, so this one waits its turn.
+   */
+  heldAhead?: boolean;
 }
 
 export type ClaimRefusal =
@@ -54,6 +65,8 @@ export type ClaimRefusal =
   | 'gap'
   | 'quiet_hours'
   | 'daily_cap'
+  | 'warmup'
+  | 'backlog'
   | 'buyer_daily_limit'
   | 'session_not_working'
   | 'session_unknown'
@@ -75,9 +88,10 @@ export type ClaimDecision =
  * May this sender send one message now? On success the caller stores `nextAllowedAt` in the same
  * transaction and sends.
  *
- * The checks run in this order: paused, per-buyer limit, daily cap, quiet hours, gap, session.
- * Time-based refusals come before the session check on purpose: at night the answer is "wait until
- * 09:00" without asking WAHA for a status that will be stale again by morning.
+ * The checks run in this order: paused, per-buyer limit, daily cap, warm-up allowance, quiet hours,
+ * gap, the held backlog, session. Time-based refusals come before the session check on purpose: at
+ * night the answer is "wait until 09:00" without asking WAHA for a status that will be stale again
+ * by morning.
  */
 export function decideClaim(input: ClaimInput): ClaimDecision {
   const { now, sender } = input;
@@ -85,6 +99,8 @@ export function decideClaim(input: ClaimInput): ClaimDecision {
 
   const buyerLimitHit = sender.perBuyerDailyLimit !== null && input.sentTodayToBuyer >= sender.perBuyerDailyLimit;
   const capHit = sender.dailyCap !== null && input.sentToday >= sender.dailyCap;
+  const warmup = warmupState(sender, now);
+  const warmupHit = warmup.active && input.sentToday >= warmup.allowance;
   const quiet = isQuietHours(now, sender.quietHoursStart, sender.quietHoursEnd, sender.timezone);
   const gapHit = now.getTime() < sender.nextAllowedAt.getTime();
 
@@ -92,17 +108,24 @@ export function decideClaim(input: ClaimInput): ClaimDecision {
     ? 'buyer_daily_limit'
     : capHit
       ? 'daily_cap'
-      : quiet
-        ? 'quiet_hours'
-        : gapHit
-          ? 'gap'
-          : null;
+      : warmupHit
+        ? 'warmup'
+        : quiet
+          ? 'quiet_hours'
+          : gapHit
+            ? 'gap'
+            : null;
   if (timeReason !== null) {
     return {
       ok: false,
       reason: timeReason,
-      retryAt: nextSendableAt(now, sender, { dayBlocked: buyerLimitHit || capHit }),
+      retryAt: nextSendableAt(now, sender, { dayBlocked: buyerLimitHit || capHit || warmupHit }),
     };
+  }
+  if (input.heldAhead) {
+    // The older message claims within moments of its own wake-up; look again after the shortest gap.
+    const after = new Date(now.getTime() + Math.max(1_000, sender.minGapSeconds * 1000));
+    return { ok: false, reason: 'backlog', retryAt: nextSendableAt(after, sender) };
   }
 
   const session = sessionState(sender.sessionStatus, sender.sessionStatusAt, now);
@@ -217,6 +240,12 @@ export function nextLocalDayStart(now: Date, timezone: string): Date {
   return new Date(localToUtc(p.year, p.month, p.day + 1, 0, 0, timezone));
 }
 
+/** Local midnight that starts the calendar month containing `now`, and the one that starts the next. */
+export function localMonthBounds(now: Date, timezone: string): { start: Date; end: Date } {
+  const p = localParts(now.getTime(), timezone);
+  return { start: new Date(localToUtc(p.year, p.month, 1, 0, 0, timezone)), end: new Date(localToUtc(p.year, p.month + 1, 1, 0, 0, timezone)) };
+}
+
 /**
  * Planned send times for `count` messages queued on one sender, for the admin's `scheduled` view:
  * consecutive slots are at least the min gap apart (each is the previous plus a random gap, or
@@ -242,7 +271,8 @@ export function planSlots(
       dayEnd = nextLocalDayStart(t, sender.timezone).getTime();
       usedToday = 0;
     }
-    if (sender.dailyCap !== null && usedToday >= sender.dailyCap) {
+    const limit = dayLimit(sender, t);
+    if (limit !== null && usedToday >= limit) {
       t = nextSendableAt(new Date(dayEnd), sender);
       continue;
     }
@@ -252,6 +282,61 @@ export function planSlots(
     t = nextSendableAt(afterGap, { ...sender, nextAllowedAt: undefined });
   }
   return slots;
+}
+
+/** The most messages the local day of `at` allows: the daily cap or the warm-up allowance, whichever is lower. */
+export function dayLimit(sender: PacingRules, at: Date): number | null {
+  const warmup = warmupState(sender, at);
+  if (!warmup.active) return sender.dailyCap;
+  return sender.dailyCap === null ? warmup.allowance : Math.min(sender.dailyCap, warmup.allowance);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm-up of a newly paired number. WhatsApp restricts numbers that start sending many messages
+// right after being linked; a new number therefore sends a growing daily allowance for its first
+// local days (day 1 = the day it was paired), like a daily cap that rises each day.
+
+export type WarmupRules = Pick<PacingRules, 'timezone' | 'pairedAt' | 'warmupEndedAt' | 'warmupDays' | 'warmupStart' | 'warmupGrowthPercent'>;
+
+export type WarmupState =
+  | { active: false }
+  | {
+      active: true;
+      /** 1 on the local day of pairing. */
+      day: number;
+      days: number;
+      /** Messages this local day may carry. */
+      allowance: number;
+      /** Local midnight after the last warm-up day: from then on only the daily cap applies. */
+      endsAt: Date;
+    };
+
+/** Upper bound of an allowance, so a long steep schedule cannot overflow into nonsense. */
+const MAX_ALLOWANCE = 1_000_000;
+
+/** The allowance of warm-up day `day` (1-based): start × (1 + growth %)^(day − 1), whole messages. */
+export function warmupAllowance(rules: Pick<WarmupRules, 'warmupStart' | 'warmupGrowthPercent'>, day: number): number {
+  const start = Math.max(1, rules.warmupStart ?? 1);
+  const factor = 1 + Math.max(0, rules.warmupGrowthPercent ?? 0) / 100;
+  return Math.min(MAX_ALLOWANCE, Math.floor(start * factor ** Math.max(0, day - 1)));
+}
+
+/**
+ * Whether the number is warming up at `now`, which day it is and what the day allows. Not warming
+ * up: never seen paired, no warm-up configured, ended early by an admin, or past its last day.
+ * Days are local calendar days in the sender's timezone, so a number paired at 23:00 starts its
+ * second day an hour later — the allowance is per local day, like the daily cap.
+ */
+export function warmupState(rules: WarmupRules, now: Date): WarmupState {
+  const days = rules.warmupDays ?? 0;
+  if (!rules.pairedAt || days <= 0) return { active: false };
+  if (rules.warmupEndedAt && rules.warmupEndedAt.getTime() <= now.getTime()) return { active: false };
+  const day = localDayNumber(now, rules.timezone) - localDayNumber(rules.pairedAt, rules.timezone) + 1;
+  if (day > days) return { active: false };
+  const endsAt = new Date(localToUtcDay(localDayNumber(rules.pairedAt, rules.timezone) + days, rules.timezone));
+  // A clock behind the pairing time (day < 1) still counts as the first day.
+  const today = Math.max(1, day);
+  return { active: true, day: today, days, allowance: warmupAllowance(rules, today), endsAt };
 }
 
 /** Above this many messages the drain estimate is extrapolated instead of simulated slot by slot. */
@@ -336,6 +421,18 @@ function localParts(epochMs: number, timezone: string): LocalParts {
     if (part.type in out) out[part.type as keyof LocalParts] = Number(part.value);
   }
   return out;
+}
+
+/** Days since 1970-01-01 of the local calendar date of `at` in `timezone`. */
+function localDayNumber(at: Date, timezone: string): number {
+  const p = localParts(at.getTime(), timezone);
+  return Math.round(Date.UTC(p.year, p.month - 1, p.day) / DAY_MS);
+}
+
+/** Local midnight that starts local day number `dayNumber`, as epoch ms. */
+function localToUtcDay(dayNumber: number, timezone: string): number {
+  const d = new Date(dayNumber * DAY_MS);
+  return localToUtc(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0, 0, timezone);
 }
 
 /** Local wall time minus UTC at `epochMs`, in ms. */

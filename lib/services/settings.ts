@@ -28,7 +28,7 @@ import { urlAllowedBy } from '../net/outbound.ts';
  * a secret a former tenant knows.
  *
  * Semantics: absent = unchanged, `null` = off (quiet hours none, daily cap none, gaps 0,
- * is_enabled false). Secrets: absent or "" = unchanged, null = removed, never returned. The first
+ * is_enabled false, warm-up days 0, warm-up growth 0, unanswered alert none; warm-up start back to 20). Secrets: absent or "" = unchanged, null = removed, never returned. The first
  * POST requires URL and session and generates a webhook secret when none is sent.
  */
 
@@ -43,6 +43,12 @@ export interface WhatsappSettingsView {
   daily_cap: number | null;
   quiet_hours_start: string | null;
   quiet_hours_end: string | null;
+  /** Warm-up of a newly paired number: days (0 = none), day-1 allowance, daily growth in %. */
+  warmup_days: number;
+  warmup_start: number;
+  warmup_growth_percent: number;
+  /** Alert at this many messages a month to buyers who never wrote back; null = off. */
+  unanswered_alert_threshold: number | null;
   session_status: string;
   /** True when another store sends through the same number (its pacing and caps are shared). */
   shared_with_other_stores: boolean;
@@ -65,6 +71,10 @@ const settingsSchema = z.object({
   daily_cap: z.number().int('Целое число').min(1, 'Не меньше 1 (или null — без ограничения)').max(100000, 'Не больше 100000').nullish(),
   quiet_hours_start: hhmm.nullish(),
   quiet_hours_end: hhmm.nullish(),
+  warmup_days: z.number().int('Целое число дней').min(0, 'От 0 до 60 дней (0 — без прогрева)').max(60, 'От 0 до 60 дней (0 — без прогрева)').nullish(),
+  warmup_start: z.number().int('Целое число').min(1, 'Не меньше 1').max(100000, 'Не больше 100000').nullish(),
+  warmup_growth_percent: z.number().int('Целое число процентов').min(0, 'От 0 до 400 %').max(400, 'От 0 до 400 %').nullish(),
+  unanswered_alert_threshold: z.number().int('Целое число').min(1, 'Не меньше 1 (или пусто — без предупреждения)').max(1000000, 'Не больше 1000000').nullish(),
 });
 export type WhatsappSettingsInput = z.input<typeof settingsSchema>;
 
@@ -110,6 +120,10 @@ function toView(store: typeof stores.$inferSelect, s: SenderRow, shared: boolean
     daily_cap: s.dailyCap,
     quiet_hours_start: s.quietHoursStart,
     quiet_hours_end: s.quietHoursEnd,
+    warmup_days: s.warmupDays,
+    warmup_start: s.warmupStart,
+    warmup_growth_percent: s.warmupGrowthPercent,
+    unanswered_alert_threshold: s.unansweredAlertThreshold,
     session_status: s.sessionStatus,
     shared_with_other_stores: shared,
     updated_at: (s.updatedAt > store.updatedAt ? s.updatedAt : store.updatedAt).toISOString(),
@@ -263,10 +277,10 @@ async function secretChanges(ctx: AppContext, tx: Tx, r: { data: SettingsInput; 
   return set;
 }
 
-/** Pacing belongs to the number: gaps, daily cap and quiet hours, checked together. */
+/** Pacing belongs to the number: gaps, daily cap, quiet hours, warm-up and the unanswered threshold, checked together. */
 function pacingChanges(data: SettingsInput, sender: SenderRow, details: Record<string, unknown>): Partial<typeof senders.$inferInsert> {
   const set: Partial<typeof senders.$inferInsert> = {};
-  const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd'>(
+  const scalar = <K extends 'minGapSeconds' | 'maxGapSeconds' | 'dailyCap' | 'quietHoursStart' | 'quietHoursEnd' | 'warmupDays' | 'warmupStart' | 'warmupGrowthPercent' | 'unansweredAlertThreshold'>(
     key: K, field: string, value: SenderRow[K] | null | undefined, off: SenderRow[K],
   ) => {
     if (value === undefined) return;
@@ -281,6 +295,10 @@ function pacingChanges(data: SettingsInput, sender: SenderRow, details: Record<s
   scalar('dailyCap', 'daily_cap', data.daily_cap, null);
   scalar('quietHoursStart', 'quiet_hours_start', data.quiet_hours_start, null);
   scalar('quietHoursEnd', 'quiet_hours_end', data.quiet_hours_end, null);
+  scalar('warmupDays', 'warmup_days', data.warmup_days, 0);
+  scalar('warmupStart', 'warmup_start', data.warmup_start, 20);
+  scalar('warmupGrowthPercent', 'warmup_growth_percent', data.warmup_growth_percent, 0);
+  scalar('unansweredAlertThreshold', 'unanswered_alert_threshold', data.unanswered_alert_threshold, null);
 
   const errs: Record<string, string> = {};
   if ((set.minGapSeconds ?? sender.minGapSeconds) > (set.maxGapSeconds ?? sender.maxGapSeconds)) errs.max_gap_seconds = 'Максимальная пауза не может быть меньше минимальной';

@@ -4,6 +4,7 @@ import { senders } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
 import { KaspiAuthError, KaspiClient, KaspiError } from '../kaspi/client.ts';
 import { WahaClient, WahaError, type WahaSessionInfo } from '../waha/client.ts';
+import { recordPairing } from '../waha/pairing.ts';
 import { assessSession, type SessionIssue } from '../waha/session-health.ts';
 import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
@@ -41,6 +42,7 @@ export async function getSessionHealth(ctx: AppContext, actor: Actor, storeId: u
     upstream(err);
   }
   const issues = session ? assessSession(session, webhookUrlFor(ctx, store.id)) : [];
+  if (session?.status === 'WORKING') await recordPairing(ctx.db, senderId, session.me?.id, ctx.now());
   await recordSessionHealth(ctx, senderId, issues);
   return { session, issues };
 }

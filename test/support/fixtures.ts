@@ -18,6 +18,8 @@ export async function createSender(ctx: AppContext, values: { wahaServerUrl: str
       perBuyerDailyLimit: null,
       quietHoursStart: null,
       quietHoursEnd: null,
+      // These numbers stand for ones long in use; the warm-up tests turn it on themselves.
+      warmupDays: 0,
       ...rest,
     })
     .returning();

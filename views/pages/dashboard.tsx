@@ -1,7 +1,8 @@
 import { fmt, ru } from '../../lib/i18n/messages.ts';
 import type { DashboardData } from '../../lib/services/dashboard.ts';
+import type { NumberHealthView } from '../../lib/services/number-health.ts';
 import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../components.tsx';
-import { formatDateTime, formatDuration } from '../format.ts';
+import { formatDate, formatDateTime, formatDuration, formatMonth } from '../format.ts';
 import type { StorePage } from '../layout.tsx';
 
 /** The store dashboard: alerts, today's counts, queue, session, 30-day chart, emergency controls. */
@@ -9,7 +10,7 @@ import type { StorePage } from '../layout.tsx';
 const SEVERE = new Set(['session_not_working', 'token_rejected', 'poll_error', 'whatsapp_not_configured', 'acks_stalled', 'session_webhook_missing', 'session_hmac_missing']);
 const TODAY_ORDER = ['queued', 'scheduled', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
 
-export function DashboardPage(props: { page: StorePage; data: DashboardData }) {
+export function DashboardPage(props: { page: StorePage; data: DashboardData; health?: NumberHealthView | null }) {
   const { page, data: d } = props;
   return (
     <>
@@ -25,6 +26,7 @@ export function DashboardPage(props: { page: StorePage; data: DashboardData }) {
         <Queue data={d} />
         <Session page={page} data={d} />
       </div>
+      {props.health ? <NumberHealth page={page} health={props.health} /> : null}
       <DailyChart daily={d.daily} />
       <Emergency page={page} />
     </>
@@ -92,6 +94,46 @@ function Session(props: { page: StorePage; data: DashboardData }) {
           </>
         ) : null}
       </dl>
+    </Card>
+  );
+}
+
+/** The number's warm-up (with "end it" for an old number) and this month's messages nobody answered. */
+function NumberHealth(props: { page: StorePage; health: NumberHealthView }) {
+  const { page, health: h } = props;
+  const tz = page.store.timezone;
+  const w = h.warmup;
+  const u = h.unanswered;
+  const over = u.threshold !== null && u.count >= u.threshold;
+  return (
+    <Card title={ru.dashboard.numberHealth} id="number-health">
+      <div class="grid-2">
+        <div id="warmup">
+          <h3>{ru.dashboard.warmup}</h3>
+          {w.active ? (
+            <>
+              <p>{fmt(ru.dashboard.warmupDay, { day: w.day, days: w.days })}</p>
+              <div class="stats">
+                <Stat label={ru.dashboard.warmupAllowance} value={w.allowance} id="warmup-allowance" />
+                <Stat label={ru.dashboard.sentToday} value={w.sent_today} id="warmup-sent" tone={w.sent_today >= w.allowance ? 'failed' : undefined} />
+              </div>
+              <p class="muted" id="warmup-ends">{fmt(ru.dashboard.warmupEnds, { date: formatDate(w.ends_at, tz) })}</p>
+              {w.sent_today >= w.allowance ? <Alert tone="warn">{ru.dashboard.warmupReached}</Alert> : null}
+              <PostButton action={`${page.base}/end-warmup`} csrf={page.csrf} label={ru.dashboard.endWarmup} class="btn btn-warn" confirm={ru.dashboard.endWarmupConfirm} id="end-warmup" />
+            </>
+          ) : (
+            <p class="muted">{w.ended_early_at ? fmt(ru.dashboard.warmupEndedEarly, { date: formatDateTime(w.ended_early_at, tz) }) : h.paired_at ? ru.dashboard.warmupOver : ru.dashboard.warmupNotPaired}</p>
+          )}
+        </div>
+        <div id="unanswered">
+          <h3>{ru.dashboard.unanswered}</h3>
+          <div class="stats">
+            <Stat label={fmt(ru.dashboard.unansweredMonth, { month: formatMonth(u.month_start, tz) })} value={u.count} id="unanswered-count" tone={over ? 'failed' : undefined} />
+          </div>
+          <p class="muted">{u.threshold !== null ? fmt(ru.dashboard.unansweredThreshold, { n: u.threshold }) : ru.dashboard.unansweredNoThreshold}</p>
+          {over ? <Alert tone="warn">{ru.dashboard.unansweredOver}</Alert> : null}
+        </div>
+      </div>
     </Card>
   );
 }

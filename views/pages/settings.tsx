@@ -209,6 +209,24 @@ function PacingSettings(props: { page: StorePage; wa: WhatsappSettingsView | nul
               <input type="time" id="quiet_hours_end" name="quiet_hours_end" value={input.value('quiet_hours_end', wa.quiet_hours_end)} />
             </Field>
           </div>
+          <h3>{ru.settings.warmup}</h3>
+          <p class="hint">{ru.settings.warmupHint}</p>
+          <div class="row-3">
+            <Field label={ru.settings.warmupDays} for="warmup_days" error={e.warmup_days} hint={ru.settings.warmupDaysHint}>
+              <input type="number" id="warmup_days" name="warmup_days" value={input.value('warmup_days', wa.warmup_days)} min={0} max={60} />
+            </Field>
+            <Field label={ru.settings.warmupStart} for="warmup_start" error={e.warmup_start}>
+              <input type="number" id="warmup_start" name="warmup_start" value={input.value('warmup_start', wa.warmup_start)} min={1} />
+            </Field>
+            <Field label={ru.settings.warmupGrowth} for="warmup_growth_percent" error={e.warmup_growth_percent} hint={ru.settings.warmupGrowthHint}>
+              <input type="number" id="warmup_growth_percent" name="warmup_growth_percent" value={input.value('warmup_growth_percent', wa.warmup_growth_percent)} min={0} max={400} />
+            </Field>
+          </div>
+          <div class="row-3">
+            <Field label={ru.settings.unansweredThreshold} for="unanswered_alert_threshold" error={e.unanswered_alert_threshold} hint={ru.settings.unansweredThresholdHint}>
+              <input type="number" id="unanswered_alert_threshold" name="unanswered_alert_threshold" value={input.value('unanswered_alert_threshold', wa.unanswered_alert_threshold)} min={1} />
+            </Field>
+          </div>
           <div class="actions"><button type="submit" class="btn btn-primary" id="save-pacing">{ru.settings.savePacing}</button></div>
         </form>
       )}
