@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of `npm start` and `npm test`. Plain JavaScript on purpose: on a fresh clone nothing
+// Entry point of `npm start`, `npm run cluster` and `npm test`. Plain JavaScript on purpose: on a fresh clone nothing
 // is installed yet, so this file installs the dependencies and only then loads TypeScript.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -26,9 +26,9 @@ if (dependenciesStale()) {
 }
 
 const [mode, ...rest] = process.argv.slice(2);
-const entry = { start: 'bin/start.ts', test: 'bin/test.ts' }[mode ?? ''];
+const entry = { start: 'bin/start.ts', cluster: 'bin/cluster.ts', test: 'bin/test.ts' }[mode ?? ''];
 if (!entry) {
-  process.stderr.write('usage: node bin/launch.mjs start|test [args]\n');
+  process.stderr.write('usage: node bin/launch.mjs start|cluster|test [args]\n');
   process.exit(2);
 }
 // `npm start` runs us under `sh -c`; a SIGTERM sent to npm reaches neither sh nor us, and npm
@@ -44,7 +44,7 @@ function parentOf(pid) {
 }
 const parent = process.ppid;
 const grandparent = parentOf(parent);
-if (mode === 'start' && process.platform === 'linux' && process.env.npm_lifecycle_event && grandparent > 1) {
+if ((mode === 'start' || mode === 'cluster') && process.platform === 'linux' && process.env.npm_lifecycle_event && grandparent > 1) {
   const watcher = setInterval(() => {
     if (process.ppid !== parent || parentOf(parent) !== grandparent) {
       clearInterval(watcher); // once: a second SIGTERM means "exit now" to bin/start.ts

@@ -36,3 +36,15 @@ export async function assertPortsFree(ports: Record<string, number>): Promise<vo
     }
   }
 }
+
+/**
+ * A free port in [min, max], tried at random. For ports that must stay below the kernel's
+ * ephemeral range, e.g. Temporal's membership ports, which it stores as a PostgreSQL smallint.
+ */
+export async function findFreePortInRange(min: number, max: number, options: { avoid?: number[] } = {}): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (!options.avoid?.includes(port) && (await isPortFree(port))) return port;
+  }
+  throw new Error(`no free TCP port found between ${min} and ${max}`);
+}
