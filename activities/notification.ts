@@ -14,6 +14,9 @@
  *   HTTP call is still open, so failures settle only an attempt still `sending`), an ack, or a
  *   look-up that finds the message. A look-up that cannot answer is "unknown", never "absent".
  * - Nothing personal crosses into Temporal: inputs and results hold ids, codes and reason codes.
+ * - A template's attachment goes with the text as its caption. A WAHA that cannot take files
+ *   (a Core build before 2026.6, an engine without the method) or refuses this one before sending
+ *   gets the text alone, in the same claimed slot, with the reason on the attempt: never silence.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -26,7 +29,9 @@ import {
   phoneChecks,
   senders,
   stores,
+  templateAttachments,
   templates,
+  type AttachmentKind,
   type NotificationStatus,
   type NotifyEvent,
 } from '../drizzle/schema.ts';
@@ -43,7 +48,7 @@ import { publicBase, withReviewLink } from '../lib/review-links/links.ts';
 import { decideClaim, localDayStart, nextSendableAt, sessionState } from '../lib/pacing/pacing.ts';
 import { normalizeKzPhone } from '../lib/phones/phones.ts';
 import { chooseVariant, tryRenderTemplate } from '../lib/templates/render.ts';
-import { WahaClient, WahaError, WahaSessionNotReadyError } from '../lib/waha/client.ts';
+import { WahaClient, WahaError, WahaSessionNotReadyError, type SendTextResult } from '../lib/waha/client.ts';
 import { wahaClientForSender } from '../lib/waha/for-sender.ts';
 import { recordPairing } from '../lib/waha/pairing.ts';
 import { keyIdOf, normalizeSessionStatus } from '../lib/waha/webhooks.ts';
@@ -229,10 +234,12 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       const learned = await learnLidBeforeSend(ctx, client, { senderId: sender.id, phone: wanted.phone.digits });
       if (learned.optedOutStoreIds.includes(store.id) && !store.testModePhone) return done(notificationId, 'skipped', 'opted_out');
     }
-    const reservedId = await reserveMessageId(attempts, session, client);
+    // A file is sent without a reserved id (WAHA documents `id` for sendText, not for sendImage or
+    // sendFile: docs/contracts/waha.md "Media"); its echo and look-up match it by the caption.
+    const reservedId = wanted.attachment ? null : await reserveMessageId(attempts, session, client);
     const claim = await claimSlot({ notificationId, eventAt: n.eventAt, store, sender, sessionStatus: session, phone: wanted.phone.digits, chatId: chat, text: wanted.text, reservedId, attemptNo: (attempts[0]?.attemptNo ?? 0) + 1 });
     if ('result' in claim) return claim;
-    return sendClaimed({ notificationId, n, sender, client, attemptId: claim.attemptId, chatId: chat, text: wanted.text, reservedId });
+    return sendClaimed({ notificationId, n, sender, client, attemptId: claim.attemptId, chatId: chat, text: wanted.text, reservedId, attachment: wanted.attachment });
   }
 
   // Declarations, not consts: the factory returns above them, and hoisting is what makes them ready.
@@ -258,7 +265,7 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
   type Sender = typeof senders.$inferSelect;
   type Phone = Extract<ReturnType<typeof normalizeKzPhone>, { ok: true }>;
 
-  async function checkStillWanted({ n, store, sender, order }: Loaded & { sender: Sender; order: NonNullable<Loaded['order']> }): Promise<SendResult | { phone: Phone; text: string }> {
+  async function checkStillWanted({ n, store, sender, order }: Loaded & { sender: Sender; order: NonNullable<Loaded['order']> }): Promise<SendResult | { phone: Phone; text: string; attachment: AttachmentRef | null }> {
     const notificationId = n.id;
     const template = await templateFor(n);
     if (!template) return done(notificationId, 'skipped', 'no_active_template');
@@ -284,7 +291,11 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     });
     const rendered = tryRenderTemplate(template.text, snapshot, options);
     if (!rendered.ok) return done(notificationId, 'skipped', 'render_failed');
-    return { phone, text: rendered.text };
+    const [attachment] = await ctx.db
+      .select({ id: templateAttachments.id, kind: templateAttachments.kind, filename: templateAttachments.filename, sizeBytes: templateAttachments.sizeBytes, sha256: templateAttachments.sha256 })
+      .from(templateAttachments)
+      .where(eq(templateAttachments.templateId, template.id));
+    return { phone, text: rendered.text, attachment: attachment ? { ...attachment, kind: attachment.kind as AttachmentKind } : null };
   }
 
   /** Re-read the order: a buyer who cancelled at 23:00 is not told "accepted" at 09:00. */
@@ -426,11 +437,23 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
     return { attemptId: claim.attemptId };
   }
 
-  async function sendClaimed(r: { notificationId: string; n: Loaded['n']; sender: Sender; client: WahaClient; attemptId: string; chatId: string; text: string; reservedId: string | null }): Promise<SendResult> {
+  interface ClaimedSend {
+    notificationId: string;
+    n: Loaded['n'];
+    sender: Sender;
+    client: WahaClient;
+    attemptId: string;
+    chatId: string;
+    text: string;
+    reservedId: string | null;
+    attachment: AttachmentRef | null;
+  }
+
+  async function sendClaimed(r: ClaimedSend): Promise<SendResult> {
     const { notificationId, attemptId } = r;
     try {
-      const sent = await r.client.sendText({ chatId: r.chatId, text: r.text, id: r.reservedId });
-      const messageId = sent.messageId ?? r.reservedId;
+      const { sent, reservedId } = await deliver(r);
+      const messageId = sent.messageId ?? reservedId;
       // An echo may have stored the id already: an answer without one must not erase it; and a
       // look-up that meanwhile proved the attempt absent is not overwritten.
       await ctx.db
@@ -452,6 +475,40 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
       if (!(err instanceof WahaError)) throw err;
       return settleFailedSend(r, err);
     }
+  }
+
+  /**
+   * The one HTTP send of a claimed attempt. With an attachment, its bytes are read now and what it
+   * is goes on the attempt first (the message log shows which file went out); it is sent with the
+   * text as caption. When WAHA cannot take files at all or refuses this one — answers that come
+   * before anything reaches WhatsApp — the text goes alone in the same claimed slot: nothing was
+   * sent, so this is still the first send. Any other failure is the caller's to settle.
+   */
+  async function deliver(r: ClaimedSend): Promise<{ sent: SendTextResult; reservedId: string | null }> {
+    if (!r.attachment) return { sent: await r.client.sendText({ chatId: r.chatId, text: r.text, id: r.reservedId }), reservedId: r.reservedId };
+    const a = r.attachment;
+    const stillSending = and(eq(messageAttempts.id, r.attemptId), eq(messageAttempts.outcome, 'sending'));
+    const [file] = await ctx.db.select({ mimetype: templateAttachments.mimetype, content: templateAttachments.content }).from(templateAttachments).where(eq(templateAttachments.id, a.id));
+    await ctx.db.update(messageAttempts).set({
+      attachmentId: a.id, attachmentKind: a.kind, attachmentFilename: a.filename, attachmentSize: a.sizeBytes, attachmentSha256: a.sha256,
+      // Replaced or removed since the claim read it: the seller no longer wants that file sent.
+      attachmentFallback: file ? null : 'attachment_gone',
+    }).where(stillSending);
+    if (file) {
+      try {
+        const sent = await r.client.sendMedia({ kind: a.kind, chatId: r.chatId, caption: r.text, file: { mimetype: file.mimetype, filename: a.filename, data: file.content }, timeoutMs: 90_000 });
+        return { sent, reservedId: null };
+      } catch (err) {
+        const fallback = err instanceof WahaError ? mediaFallbackFor(err) : null;
+        if (!fallback) throw err;
+        log.warn({ notificationId: r.notificationId, kind: (err as WahaError).kind, httpStatus: (err as WahaError).httpStatus }, 'WAHA took no file; sending the text alone');
+        await ctx.db.update(messageAttempts).set({ attachmentFallback: fallback, error: (err as Error).message }).where(stillSending);
+      }
+    }
+    // The text alone, with an id reserved for it as any text send has (NOWEB/GOWS).
+    const reservedId = await reserveMessageId([], 'WORKING', r.client);
+    if (reservedId) await ctx.db.update(messageAttempts).set({ reservedId, wahaMessageId: reservedId, wahaKeyId: keyIdOf(reservedId) }).where(stillSending);
+    return { sent: await r.client.sendText({ chatId: r.chatId, text: r.text, id: reservedId }), reservedId };
   }
 
   /**
@@ -673,6 +730,27 @@ async function heldAhead(db: Pick<AppContext['db'], 'execute'>, senderId: string
         and x.scheduled_for >= ${now}::timestamptz - interval '15 minutes'
     ) as ahead`);
   return r.rows[0]?.ahead === true;
+}
+
+/** A template's file as the claim sees it: what it is, not its bytes (those are read at the send). */
+interface AttachmentRef {
+  id: string;
+  kind: AttachmentKind;
+  filename: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/**
+ * Why a file send may fall back to the text alone, or null when it may not: only for answers that
+ * prove nothing was sent — this WAHA cannot send files (422 AvailableInPlusVersion, 501), or it
+ * refused the request (400, 413 from WAHA's body limit or a proxy in front of it). A timeout or a
+ * 5xx may have sent the file: that is an ambiguous send, looked up like any other.
+ */
+export function mediaFallbackFor(err: WahaError): 'media_unsupported' | 'media_rejected' | null {
+  if (err.kind === 'media_unsupported') return 'media_unsupported';
+  if (err.kind === 'bad_request') return 'media_rejected';
+  return null;
 }
 
 async function clearWaitingReason(db: AppContext['db'], notificationId: string): Promise<void> {

@@ -22,6 +22,8 @@ export interface MessageDetail {
     error: string | null;
     started_at: string;
     finished_at: string | null;
+    /** The template's file this attempt carried; `fallback` says why it went as text (null: the file went out). */
+    attachment: { kind: string; filename: string; size_bytes: number | null; sha256: string | null; fallback: string | null } | null;
   }[];
 }
 
@@ -46,6 +48,9 @@ export async function getMessageDetail(ctx: AppContext, actor: Actor, storeId: u
       error: a.error,
       started_at: a.startedAt.toISOString(),
       finished_at: a.finishedAt?.toISOString() ?? null,
+      attachment: a.attachmentKind && a.attachmentFilename
+        ? { kind: a.attachmentKind, filename: a.attachmentFilename, size_bytes: a.attachmentSize, sha256: a.attachmentSha256, fallback: a.attachmentFallback }
+        : null,
     })),
   };
 }

@@ -31,6 +31,10 @@ export interface MessageView {
   sent_at: string | null;
   delivered_at: string | null;
   read_at: string | null;
+  /** The file the latest attempt carried (image or document) and, when it went as text alone, why. */
+  attachment_kind: string | null;
+  attachment_filename: string | null;
+  attachment_fallback: string | null;
 }
 
 export const DEFAULT_MESSAGES_LIMIT = 50;
@@ -112,6 +116,9 @@ function toView(r: Row): MessageView {
     sent_at: iso(r.sent_at),
     delivered_at: iso(r.delivered_at),
     read_at: iso(r.read_at),
+    attachment_kind: r.attachment_kind ?? null,
+    attachment_filename: r.attachment_filename ?? null,
+    attachment_fallback: r.attachment_fallback ?? null,
   };
 }
 
@@ -125,6 +132,7 @@ async function fetchPage(ctx: AppContext, storeId: string, filters: MessageFilte
     select n.id, n.order_code, n.event, a.phone as customer_phone, a.rendered_text as message_text, n.status,
            n.reason_code, n.reason, n.template_id, a.waha_message_id, n.workflow_id, n.created_at, n.updated_at,
            n.scheduled_for, n.sent_at, n.delivered_at, n.read_at,
+           a.attachment_kind, a.attachment_filename, a.attachment_fallback,
            to_char(n.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_t
     from (
       select * from notifications n where ${sql.join(conds, sql` and `)}
@@ -132,7 +140,7 @@ async function fetchPage(ctx: AppContext, storeId: string, filters: MessageFilte
       limit ${limit}
     ) n
     left join lateral (
-      select ma.phone, ma.rendered_text, ma.waha_message_id from message_attempts ma
+      select ma.phone, ma.rendered_text, ma.waha_message_id, ma.attachment_kind, ma.attachment_filename, ma.attachment_fallback from message_attempts ma
       where ma.notification_id = n.id order by ma.attempt_no desc limit 1
     ) a on true
     order by n.created_at desc, n.id desc`);
@@ -173,6 +181,7 @@ export function neutralizeFormula(value: unknown): unknown {
 export const CSV_COLUMNS = [
   'id', 'created_at', 'order_code', 'event', 'status', 'reason_code', 'reason', 'customer_phone', 'message_text',
   'template_id', 'waha_message_id', 'workflow_id', 'scheduled_for', 'sent_at', 'delivered_at', 'read_at',
+  'attachment_filename', 'attachment_fallback',
 ] as const satisfies readonly (keyof MessageView)[];
 
 /**

@@ -441,6 +441,11 @@ export class WahaClient {
     }
     if (status === 400) return new WahaBadRequestError(op, 'request rejected', init);
     if (status === 404) return new WahaSessionNotReadyError(op, `session '${this.session}' not found or stopped`, init);
+    // A file the engine cannot read (NOWEB: "Either file.url or file.data must be specified.") is a
+    // Nest 422 with a message; the session pipe's 422 names the status it expected instead.
+    if (status === 422 && (op === 'sendImage' || op === 'sendFile') && !/"expected"\s*:/.test(res.body.toString('utf8'))) {
+      return new WahaBadRequestError(op, 'WAHA could not read the file', init);
+    }
     if (status === 422) {
       const body = notReadyBody.safeParse(parseJson(res.body));
       const sessionStatus = body.success ? body.data.status ?? null : null;

@@ -1,4 +1,8 @@
 import { crc32, deflateSync } from 'node:zlib';
+import { eq } from 'drizzle-orm';
+import { templateAttachments } from '../../drizzle/schema.ts';
+import type { AppContext } from '../../lib/context.ts';
+import { checkAttachment } from '../../lib/templates/attachments.ts';
 
 /**
  * Real files for the attachment tests, made here so no binary fixture has to be trusted: a PNG any
@@ -63,4 +67,14 @@ export function jpegHeader(): Buffer {
 /** A GIF header: an image, but not one WhatsApp takes as a photo here. */
 export function gifHeader(): Buffer {
   return Buffer.concat([Buffer.from('GIF89a', 'ascii'), Buffer.from([1, 0, 1, 0, 0x80, 0, 0]), Buffer.alloc(32, 0)]);
+}
+
+/** Gives a template its file the way the editor does: checked, then stored (tests only; no audit). */
+export async function attachToTemplate(db: AppContext['db'], templateId: string, bytes: Buffer, filename: string) {
+  const checked = await checkAttachment({ bytes, filename });
+  if (!checked.ok) throw new Error(`test file refused: ${checked.problem.code}`);
+  const a = checked.attachment;
+  await db.delete(templateAttachments).where(eq(templateAttachments.templateId, templateId));
+  const [row] = await db.insert(templateAttachments).values({ templateId, kind: a.kind, mimetype: a.mimetype, filename: a.filename, sizeBytes: a.sizeBytes, sha256: a.sha256, content: a.content }).returning({ id: templateAttachments.id });
+  return { ...a, id: row!.id };
 }
