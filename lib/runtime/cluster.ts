@@ -44,7 +44,8 @@ export interface ClusterOptions {
   progress?: Progress;
 }
 
-export const APP_ROLE = 'kaspi_app';
+// The same role name as docker compose's (deploy/postgres-init.sh).
+export const APP_ROLE = 'kaspi_notify';
 export const APP_DATABASE = 'kaspi_notify';
 const TEMPORAL_ROLE = 'temporal';
 

@@ -27,10 +27,14 @@ export interface TemporalDatabaseRole {
   password: string;
 }
 
-export const TEMPORAL_DATABASES = { default: 'temporal', visibility: 'temporal_visibility' } as const;
+export interface TemporalDatabaseNames {
+  default: string;
+  visibility: string;
+}
+export const TEMPORAL_DATABASES: TemporalDatabaseNames = { default: 'temporal', visibility: 'temporal_visibility' };
 
 /** Creates the role and both databases when missing; idempotent, so every start may run it. */
-export async function createTemporalDatabases(server: PostgresServer, role: TemporalDatabaseRole): Promise<void> {
+export async function createTemporalDatabases(server: PostgresServer, role: TemporalDatabaseRole, names: TemporalDatabaseNames = TEMPORAL_DATABASES): Promise<void> {
   const admin = new pg.Client({ connectionString: server.adminUrl, application_name: 'kaspi-notify-cluster' });
   await admin.connect();
   try {
@@ -38,7 +42,7 @@ export async function createTemporalDatabases(server: PostgresServer, role: Temp
     const ident = pg.escapeIdentifier(role.user);
     const secret = pg.escapeLiteral(role.password);
     await admin.query(exists.rowCount ? `alter role ${ident} with login password ${secret}` : `create role ${ident} with login password ${secret}`);
-    for (const name of Object.values(TEMPORAL_DATABASES)) {
+    for (const name of [names.default, names.visibility]) {
       const db = await admin.query('select 1 from pg_database where datname = $1', [name]);
       if (!db.rowCount) await admin.query(`create database ${pg.escapeIdentifier(name)} owner ${ident}`);
     }
@@ -51,13 +55,13 @@ export async function createTemporalDatabases(server: PostgresServer, role: Temp
  * `setup-schema -v 0.0` then `update-schema` to the newest version in the release's `versioned`
  * folder: the same two steps upgrade an existing database after a server upgrade.
  */
-export function migrateTemporalSchemas(binaries: TemporalServerBinaries, server: PostgresServer, role: TemporalDatabaseRole): void {
+export function migrateTemporalSchemas(binaries: TemporalServerBinaries, server: PostgresServer, role: TemporalDatabaseRole, names: TemporalDatabaseNames = TEMPORAL_DATABASES): void {
   const base = ['--plugin', 'postgres12', '--ep', server.host, '--port', String(server.port), '--user', role.user, '--password', role.password];
   const run = (db: string, args: string[]) => {
     const r = spawnSync(binaries.sqlTool, [...base, '--db', db, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`temporal-sql-tool ${args[0]} on ${db} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   };
-  for (const [db, folder] of [[TEMPORAL_DATABASES.default, 'temporal'], [TEMPORAL_DATABASES.visibility, 'visibility']] as const) {
+  for (const [db, folder] of [[names.default, 'temporal'], [names.visibility, 'visibility']] as const) {
     const versions = spawnSync(binaries.sqlTool, [...base, '--db', db, 'setup-schema', '-v', '0.0'], { encoding: 'utf8' });
     // A second run finds schema_version already there; update-schema below is the real check.
     if (versions.status !== 0 && !/already exists/i.test(versions.stderr + versions.stdout)) {
@@ -86,11 +90,13 @@ export interface ServerConfigOptions {
   /** Fixed when the databases are created: changing it later needs a new cluster. */
   historyShards: number;
   namespace: string;
+  databases?: TemporalDatabaseNames;
 }
 
 /** Writes `<configDir>/cluster.yaml` (server), `dynamicconfig.yaml` and `ui/cluster.yaml`. */
 export function writeClusterConfig(options: ServerConfigOptions): { serverEnv: string; uiConfigDir: string } {
   const { ports, server, role } = options;
+  const names = options.databases ?? TEMPORAL_DATABASES;
   mkdirSync(options.configDir, { recursive: true });
   const sql = (databaseName: string, maxConns: number) => ({
     sql: {
@@ -106,7 +112,7 @@ export function writeClusterConfig(options: ServerConfigOptions): { serverEnv: s
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: options.historyShards,
-      datastores: { 'postgres-default': sql(TEMPORAL_DATABASES.default, 20), 'postgres-visibility': sql(TEMPORAL_DATABASES.visibility, 10) },
+      datastores: { 'postgres-default': sql(names.default, 20), 'postgres-visibility': sql(names.visibility, 10) },
     },
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
