@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, startBenchEnv, startWorkerProcess, type BenchEnv, type WorkerProcess } from './lib/env.ts';
+import { BENCH_DIR, startBenchEnv, startWorkerGroup, startWorkerProcess, type BenchEnv, type WorkerProcess } from './lib/env.ts';
 import { runFloor, runThroughput } from './figures/throughput.ts';
 import { runLatency } from './figures/latency.ts';
 import { runCost } from './figures/cost.ts';
@@ -37,6 +37,9 @@ const { values } = parseArgs({
     'polling-seconds': { type: 'string', default: '150' },
     'admin-rows': { type: 'string', default: '1000000' },
     'cpu-prof': { type: 'boolean', default: false },
+    // The Temporal server under test: the dev server, or the production server on PostgreSQL.
+    temporal: { type: 'string', default: 'dev' },
+    workers: { type: 'string', default: '1' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -70,13 +73,14 @@ const results: Results = { machine: machine(), options: { ...values }, figures: 
 let env: BenchEnv | undefined;
 let realWorker: WorkerProcess | undefined;
 try {
-  env = await startBenchEnv(log);
+  if (values.temporal !== 'dev' && values.temporal !== 'cluster') throw new Error(`--temporal must be dev or cluster, not '${values.temporal}'`);
+  env = await startBenchEnv(log, { temporal: values.temporal });
   results.machine.temporalCli = execFileSync(env.temporalCli, ['--version'], { encoding: 'utf8' }).trim();
   results.machine.database = process.env.DATABASE_URL ? 'PostgreSQL at DATABASE_URL (fresh database)' : 'embedded PostgreSQL (fresh, temp folder)';
-  results.machine.temporal = 'temporal server start-dev, in memory';
+  results.machine.temporal = values.temporal === 'cluster' ? `temporal-server 1.29.1 on PostgreSQL, ${num('workers')} worker process(es)` : `temporal server start-dev, in memory, ${num('workers')} worker process(es)`;
   const profDir = values['cpu-prof'] ? path.join(BENCH_DIR, 'results', 'profiles') : undefined;
   const needsReal = ['throughput', 'latency', 'cost', 'polling'].some((f) => only.has(f as Figure));
-  if (needsReal) realWorker = await startWorkerProcess(env, { mode: 'real', taskQueue: 'bench-pipeline', cpuProfDir: profDir });
+  if (needsReal) realWorker = await startWorkerGroup(env, { mode: 'real', taskQueue: 'bench-pipeline', cpuProfDir: profDir }, num('workers'));
   const sizes = { stores: num('stores'), ordersPerStore: num('orders'), timeoutMs: 8 * 60_000 };
 
   if (only.has('throughput')) {

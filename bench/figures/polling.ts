@@ -1,6 +1,6 @@
 import { createStores } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
-import { cpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
+import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
 import { deleteSchedules, startSchedules } from './latency.ts';
 
 /**
@@ -16,11 +16,11 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: { stor
   log(`  ${stores.length} schedules created in ${Math.round((Date.now() - s0) / 1000)} s; warming up one interval…`);
   await sleep(o.intervalSeconds * 1000);
   const t0 = Date.now();
-  const cpu0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
+  const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
   await sleep(o.seconds * 1000);
   const wall = (Date.now() - t0) / 1000;
   const cpu = {
-    worker: (cpuSeconds(worker.pid) - cpu0.worker) / wall,
+    worker: (workerCpuSeconds(worker) - cpu0.worker) / wall,
     temporal: (treeCpuSeconds(env.temporalPid) - cpu0.temporal) / wall,
     postgres: cpu0.postgres === null ? null : (treeCpuSeconds(env.postgresPid!) - cpu0.postgres) / wall,
     benchProcess: (cpuSeconds(process.pid) - cpu0.bench) / wall,

@@ -3,7 +3,7 @@ import { notifications } from '../../drizzle/schema.ts';
 import type { KaspiPollWorkflowResult } from '../../workflows/kaspi-poll.ts';
 import { createOrder, createStores, pool, statusCounts } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
-import { cpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
+import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
 
 export interface ThroughputOptions {
   stores: number;
@@ -63,7 +63,7 @@ export async function runThroughput(env: BenchEnv, worker: WorkerProcess, o: Thr
     }
   }
   const t0 = Math.min(...visible.values());
-  const cpu0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
+  const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
   log(`  pipeline: ${total} orders visible at ${o.stores} stores; polling…`);
   const polls = pollUntilDrained(env, 'bench-pipeline', storeIds, 'tp');
 
@@ -107,7 +107,7 @@ export async function runThroughput(env: BenchEnv, worker: WorkerProcess, o: Thr
     sentPerSecond: round(total / ((lastSent - t0) / 1000), 2)!,
     visibleToSentMs: summary(lat),
     cpu: {
-      worker: round(cpuSeconds(worker.pid) - cpu0.worker, 1)!,
+      worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!,
       temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)!,
       postgres: cpu0.postgres === null ? null : round(treeCpuSeconds(env.postgresPid!) - cpu0.postgres, 1),
       benchProcess: round(cpuSeconds(process.pid) - cpu0.bench, 1)!,
@@ -129,7 +129,7 @@ export async function runFloor(env: BenchEnv, worker: WorkerProcess, o: Throughp
   const tag = Date.now().toString(36);
   const storeIds = Array.from({ length: o.stores }, (_, i) => `floor-${tag}-${i}~${o.ordersPerStore}`);
   const before = (await worker.heartbeats()).deliveryState?.executions ?? 0;
-  const cpu0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid) };
+  const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid) };
   log(`  floor: ${total} no-op notifications from ${o.stores} polls…`);
   const t0 = Date.now();
   const polls = pollUntilDrained(env, 'bench-floor', storeIds, 'floor');
@@ -146,6 +146,6 @@ export async function runFloor(env: BenchEnv, worker: WorkerProcess, o: Throughp
     notifications: done,
     seconds: round(seconds, 2)!,
     perSecond: round(done / seconds, 2)!,
-    cpu: { worker: round(cpuSeconds(worker.pid) - cpu0.worker, 1)!, temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)! },
+    cpu: { worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!, temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)! },
   };
 }

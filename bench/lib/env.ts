@@ -11,9 +11,13 @@ import { loadConfig } from '../../lib/config.ts';
 import type { AppContext } from '../../lib/context.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createFreshDatabase } from '../../lib/runtime/fresh-database.ts';
-import { findFreePort } from '../../lib/runtime/ports.ts';
+import { findFreePort, findFreePortInRange } from '../../lib/runtime/ports.ts';
 import { ensureTemporalCli } from '../../lib/runtime/temporal-cli.ts';
 import { startDevServer, type DevServer } from '../../lib/runtime/temporal-dev-server.ts';
+import { createTemporalDatabases, ensureNamespace, migrateTemporalSchemas, startTemporalServer, writeClusterConfig, type PostgresServer, type ServerPorts } from '../../lib/runtime/temporal-cluster.ts';
+import { ensureTemporalServerBinaries } from '../../lib/runtime/temporal-server-binaries.ts';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { WORKFLOWS_PATH } from '../../lib/temporal/worker.ts';
 import { createKaspiSimulatorApp, KaspiSimState } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
@@ -70,23 +74,65 @@ export class KaspiRouter {
   }
 }
 
-export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
+/** `dev`: `temporal server start-dev` in memory. `cluster`: the production server on PostgreSQL, as `npm run cluster` runs it. */
+export type BenchTemporal = 'dev' | 'cluster';
+
+interface BenchTemporalServer {
+  address: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The production Temporal server for a bench run: its two databases (named for this run) on the
+ * same PostgreSQL server as the app's database, created and migrated by temporal-sql-tool, dropped
+ * again at the end.
+ */
+async function startClusterTemporal(serverUrl: string, tmp: string, cli: string, log: (line: string) => void): Promise<BenchTemporalServer> {
+  const binaries = await ensureTemporalServerBinaries({ progress: log });
+  const url = new URL(serverUrl);
+  url.pathname = '/postgres';
+  const server: PostgresServer = { host: url.hostname, port: Number(url.port || 5432), adminUrl: url.toString() };
+  const role = { user: 'temporal_bench', password: randomBytes(12).toString('hex') };
+  const databases = { default: `temporal_bench_${process.pid}`, visibility: `temporal_visibility_bench_${process.pid}` };
+  await createTemporalDatabases(server, role, databases);
+  migrateTemporalSchemas(binaries, server, role, databases);
+  const ports: ServerPorts = {
+    frontend: await findFreePort(), frontendHttp: await findFreePort(), history: await findFreePort(), matching: await findFreePort(), worker: await findFreePort(),
+    metrics: await findFreePort(), ui: await findFreePort(),
+    membership: { frontend: await findFreePortInRange(20_000, 32_767), history: await findFreePortInRange(20_000, 32_767), matching: await findFreePortInRange(20_000, 32_767), worker: await findFreePortInRange(20_000, 32_767) },
+  };
+  const configDir = path.join(tmp, 'temporal-config');
+  writeClusterConfig({ configDir, server, role, ports, historyShards: 16, namespace: 'default', databases });
+  const address = `127.0.0.1:${ports.frontend}`;
+  const running = await startTemporalServer({ binaries, configDir, cli, address, logFile: path.join(tmp, 'temporal-server.log') });
+  await ensureNamespace(cli, address, 'default', 1);
+  return {
+    address,
+    pid: running.pid,
+    stop: async () => {
+      await running.stop();
+      const admin = new pg.Client({ connectionString: server.adminUrl });
+      await admin.connect();
+      for (const db of [databases.default, databases.visibility]) await admin.query(`drop database if exists ${pg.escapeIdentifier(db)} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export async function startBenchEnv(log: (line: string) => void, options: { temporal?: BenchTemporal } = {}): Promise<BenchEnv> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'kaspi-notify-bench-'));
   const cli = await ensureTemporalCli({ progress: log });
-  let devServer: DevServer | undefined;
-  let database: Awaited<ReturnType<typeof createFreshDatabase>> | undefined;
-  let databaseUrl = '';
-
-  await Promise.all([
-    (async () => {
-      devServer = await startDevServer({ cli, port: await findFreePort(), logFile: path.join(tmp, 'temporal.log') });
-    })(),
-    (async () => {
-      database = await createFreshDatabase({ prefix: 'kaspi_notify_bench', scratchDir: tmp, serverUrl: process.env.DATABASE_URL });
-      databaseUrl = database.databaseUrl;
-    })(),
-  ]);
-  log(`Temporal dev server (in memory) at ${devServer!.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
+  let temporal: BenchTemporalServer | undefined;
+  const database = await createFreshDatabase({ prefix: 'kaspi_notify_bench', scratchDir: tmp, serverUrl: process.env.DATABASE_URL });
+  const databaseUrl = database.databaseUrl;
+  if (options.temporal === 'cluster') {
+    temporal = await startClusterTemporal(database.serverUrl, tmp, cli, log);
+  } else {
+    const devServer: DevServer = await startDevServer({ cli, port: await findFreePort(), logFile: path.join(tmp, 'temporal.log') });
+    temporal = devServer;
+  }
+  log(`${options.temporal === 'cluster' ? 'Temporal server 1.29.1 on PostgreSQL' : 'Temporal dev server (in memory)'} at ${temporal.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
 
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   const bundlePath = path.join(tmp, 'workflow-bundle.js');
@@ -102,15 +148,15 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
 
   const waha = await startWahaSimulator({ engine: 'GOWS', apiKey: 'bench-key', ackDelaysMs: [10, 20, 30], startDelayMs: 300 });
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', KASPI_API_URL: kaspiUrl, TEMPORAL_TASK_QUEUE: 'bench-pipeline' });
-  const ctx = await createContext(config, { databaseUrl, temporalAddress: devServer!.address, appSecret: APP_SECRET }, { logger: createLogger({ level: 'warn', pretty: false }), poolSize: 20 });
+  const ctx = await createContext(config, { databaseUrl, temporalAddress: temporal!.address, appSecret: APP_SECRET }, { logger: createLogger({ level: 'warn', pretty: false }), poolSize: 20 });
   const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
 
   return {
     tmp,
     databaseUrl,
-    temporalAddress: devServer!.address,
+    temporalAddress: temporal!.address,
     temporalCli: cli,
-    temporalPid: devServer!.pid,
+    temporalPid: temporal!.pid,
     postgresPid: database?.postgresPid ?? null,
     bundlePath,
     kaspiUrl,
@@ -126,7 +172,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
       });
       await web.close().catch(() => undefined);
       await ctx.close().catch(() => undefined);
-      await devServer?.stop();
+      await temporal?.stop();
       await database?.dispose().catch(() => undefined);
       rmSync(tmp, { recursive: true, force: true });
     },
@@ -146,6 +192,8 @@ export interface HeartbeatStats {
 
 export interface WorkerProcess {
   pid: number;
+  /** Every process of the group (one for a single worker). */
+  pids: number[];
   child: ChildProcess;
   heartbeats(): Promise<HeartbeatStats>;
   stop(): Promise<void>;
@@ -189,6 +237,7 @@ export async function startWorkerProcess(env: BenchEnv, options: WorkerProcessOp
   });
   return {
     pid: child.pid ?? 0,
+    pids: [child.pid ?? 0],
     child,
     heartbeats: () => new Promise((resolve) => {
       const id = ++seq;
@@ -204,5 +253,34 @@ export async function startWorkerProcess(env: BenchEnv, options: WorkerProcessOp
       });
       child.send({ type: 'stop' });
     }),
+  };
+}
+
+/**
+ * N worker processes on one task queue, seen by the figures as one worker: CPU summed over the
+ * processes, heartbeat statistics added up.
+ */
+export async function startWorkerGroup(env: BenchEnv, options: WorkerProcessOptions, count: number): Promise<WorkerProcess> {
+  const workers: WorkerProcess[] = [];
+  for (let i = 0; i < count; i++) workers.push(await startWorkerProcess(env, options));
+  if (count === 1) return workers[0]!;
+  return {
+    pid: workers[0]!.pid,
+    pids: workers.map((w) => w.pid),
+    child: workers[0]!.child,
+    heartbeats: async () => {
+      const merged: HeartbeatStats = {};
+      for (const stats of await Promise.all(workers.map((w) => w.heartbeats()))) {
+        for (const [activity, s] of Object.entries(stats)) {
+          const m = (merged[activity] ??= { executions: 0, withHeartbeat: 0, heartbeatCalls: 0, maxDurationMs: 0 });
+          m.executions += s.executions;
+          m.withHeartbeat += s.withHeartbeat;
+          m.heartbeatCalls += s.heartbeatCalls;
+          m.maxDurationMs = Math.max(m.maxDurationMs, s.maxDurationMs);
+        }
+      }
+      return merged;
+    },
+    stop: async () => void (await Promise.all(workers.map((w) => w.stop()))),
   };
 }

@@ -14,6 +14,11 @@ export function summary(values: number[]): { n: number; p50: number | null; p95:
 const CLK_TCK = 100; // Linux USER_HZ
 
 /** utime + stime of one process, in seconds (from /proc/<pid>/stat). */
+/** CPU seconds of a group of processes (the worker processes of a run). */
+export function workerCpuSeconds(worker: { pids: number[] }): number {
+  return worker.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+}
+
 export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
