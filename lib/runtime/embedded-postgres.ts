@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -67,6 +67,7 @@ async function layoutFor(dataDir: string): Promise<Layout> {
     spawnSync('chmod', ['-R', 'a+rX', staging]);
     spawnSync('mv', ['-T', staging, binRoot]);
   }
+  removeOrphanClusters('/var/lib/kaspi-notify');
   mkdirSync(root, { recursive: true, mode: 0o755 });
   chmodSync('/var/lib/kaspi-notify', 0o755);
   chmodSync(root, 0o755);
@@ -76,6 +77,25 @@ async function layoutFor(dataDir: string): Promise<Layout> {
   mkdirSync(socketDir, { recursive: true });
   chownSync(socketDir, runAs.uid, runAs.gid);
   return { binDir: path.join(binRoot, 'bin'), pgdata: path.join(root, 'pgdata'), socketDir, runAs };
+}
+
+/**
+ * A cluster whose data dir (its OWNER file) is gone belongs to a deleted checkout or a finished
+ * test run: nobody can reach its data any more, so it is removed instead of filling the disk.
+ */
+export function removeOrphanClusters(base: string): void {
+  if (!existsSync(base)) return;
+  for (const entry of readdirSync(base)) {
+    const dir = path.join(base, entry);
+    const ownerFile = path.join(dir, 'OWNER');
+    if (!existsSync(ownerFile)) continue;
+    const owner = readFileSync(ownerFile, 'utf8').trim();
+    if (!owner || existsSync(owner)) continue;
+    const pidFile = path.join(dir, 'pgdata', 'postmaster.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+    if (pid && isAlive(pid)) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A server left by a killed run still holds the data dir: stop it before starting ours. */
