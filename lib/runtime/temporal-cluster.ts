@@ -139,11 +139,13 @@ export function writeClusterConfig(options: ServerConfigOptions): { serverEnv: s
 
   const uiConfigDir = path.join(options.configDir, 'ui');
   mkdirSync(uiConfigDir, { recursive: true });
-  // Bound to 127.0.0.1 and without login: reach it through an SSH tunnel or an authenticating proxy
-  // (docs/operations.md); write actions stay on because operators terminate and reset from here.
+  // As in docker compose (docs/operations.md): no login, so bound to 127.0.0.1 (reach it through an
+  // SSH tunnel) and read-only — failed notifications are resent with `npm run resend`, anything
+  // else with the temporal CLI. The CSRF cookie may be plain-http: the UI is only ever on loopback.
   writeFileSync(path.join(uiConfigDir, 'cluster.yaml'), stringify({
     temporalGrpcAddress: `127.0.0.1:${ports.frontend}`, host: '127.0.0.1', port: ports.ui, enableUi: true,
-    defaultNamespace: options.namespace, notifyOnNewVersion: false, cors: { cookieInsecure: true, allowOrigins: [`http://127.0.0.1:${ports.ui}`] },
+    defaultNamespace: options.namespace, notifyOnNewVersion: false, disableWriteActions: true,
+    cors: { cookieInsecure: true, allowOrigins: [`http://127.0.0.1:${ports.ui}`] },
     auth: { enabled: false },
   }));
   return { serverEnv: 'cluster', uiConfigDir };

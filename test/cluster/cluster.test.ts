@@ -115,7 +115,7 @@ async function scheduleActions(): Promise<number> {
 }
 
 describe('npm run cluster', () => {
-  it('runs the app on its own role without superuser rights, and the login limit holds across replicas', async () => {
+  it('runs the app on its own role without superuser rights, the UI read-only, and the login limit holds across replicas', async () => {
     const admin = new pg.Client({ connectionString: cluster.adminDatabaseUrl });
     await admin.connect();
     const role = await admin.query<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }>('select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = $1', [APP_ROLE]);
@@ -128,6 +128,11 @@ describe('npm run cluster', () => {
       { datname: 'temporal_visibility', owner: 'temporal' },
     ]);
     expect(new URL(cluster.databaseUrl).username).toBe(APP_ROLE);
+
+    // The UI has no login: loopback only and read-only, as in docker compose.
+    expect(new URL(cluster.uiUrl).hostname).toBe('127.0.0.1');
+    const settings = (await (await fetch(`${cluster.uiUrl}/api/v1/settings`)).json()) as { DisableWriteActions?: boolean };
+    expect(settings.DisableWriteActions).toBe(true);
 
     // Five failures spread over both replicas block the sixth on either: the count is shared.
     const attempt = async (url: string) => {
