@@ -1,7 +1,7 @@
 /**
  * `npm test`: the whole suite — types, lint, then unit, integration and browser tests in vitest.
  * Chromium is installed through apt-get when it is missing and we run as root
- * (lib/runtime/chromium.ts); a prerequisite we cannot set up stops it at once with one line saying
+ * (lib/runtime/chromium.ts), the production Temporal server built once per machine; a prerequisite we cannot set up stops it at once with one line saying
  * what to install; no test is skipped for want of one.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { ensureChromium } from '../lib/runtime/chromium.ts';
 import { temporalCliCacheDir } from '../lib/runtime/temporal-cli.ts';
+import { ensureTemporalServerBinaries, TemporalServerUnavailableError } from '../lib/runtime/temporal-server-binaries.ts';
 
 function executable(file: string): boolean {
   try {
@@ -29,6 +30,16 @@ if (!cliAvailable && !onPath('go')) {
 const chromium = ensureChromium();
 if (!chromium.ok) {
   process.stderr.write(`${chromium.message}\n`);
+  process.exit(1);
+}
+
+// The cluster tier (test/cluster/) runs the production Temporal server: built once per machine from
+// the Go module proxy, here with its progress rather than silently inside a test's set-up.
+try {
+  await ensureTemporalServerBinaries();
+} catch (err) {
+  if (!(err instanceof TemporalServerUnavailableError)) throw err;
+  process.stderr.write(`Missing prerequisite: ${err.message}\n`);
   process.exit(1);
 }
 
