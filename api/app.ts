@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { constantTimeEqual } from '../lib/crypto.ts';
@@ -50,9 +50,15 @@ export function createApp(ctx: AppContext): Hono {
   const tooLarge = (limit: string) => (c: Context) => c.json({ success: false, error: `Тело запроса больше ${limit}`, code: 'payload_too_large' }, 413);
   app.use('/webhooks/*', bodyLimit({ maxSize: 256 * 1024, onError: tooLarge('256 КБ') }));
   app.use('/api/kaspi/*', bodyLimit({ maxSize: 10 * 1024 * 1024, onError: tooLarge('10 МБ') }));
-  for (const path of ['/api/stores/*', '/api/stores', '/api/whatsapp/*']) app.use(path, bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
+  // A template's picture or PDF (api/uploads.ts) is the one large body of the pages and the JSON
+  // API: up to 10 MB, base64 in JSON a third more; a little above that, so a file over its cap
+  // still gets the editor's own message (lib/templates/attachments.ts) instead of this one.
+  const attachmentUpload = /^\/(stores\/[^/]+|api\/whatsapp)\/templates\/[^/]+\/attachment$/;
+  const uploadLimit = bodyLimit({ maxSize: 25 * 1024 * 1024, onError: tooLarge('25 МБ') });
+  const unlessUpload = (limit: MiddlewareHandler): MiddlewareHandler => (c, next) => (attachmentUpload.test(c.req.path) ? uploadLimit(c, next) : limit(c, next));
+  for (const path of ['/api/stores/*', '/api/stores', '/api/whatsapp/*']) app.use(path, unlessUpload(bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') })));
   app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('16 КБ') }));
-  app.use('/stores/*', bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') }));
+  app.use('/stores/*', unlessUpload(bodyLimit({ maxSize: 1024 * 1024, onError: tooLarge('1 МБ') })));
   app.use('/account/*', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('16 КБ') }));
   app.route('/', healthRoutes(ctx));
   app.route('/', authRoutes(ctx));

@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import { requireApiAuth, type AuthEnv } from '../../lib/auth/middleware.ts';
 import { exportMessagesCsv, listMessages } from '../../lib/services/messages.ts';
 import { sendTestMessage } from '../../lib/services/send-test.ts';
 import { getWhatsappSettings, saveWhatsappSettings } from '../../lib/services/settings.ts';
 import { archiveTemplate, createTemplate, listTemplates, updateTemplate } from '../../lib/services/templates.ts';
+import { removeTemplateAttachment, setTemplateAttachment, templateAttachmentFile } from '../../lib/services/template-attachments.ts';
+import { attachmentResponse, readAttachmentUpload } from '../uploads.ts';
 import { getTemplateStats, templateStatsCsv } from '../../lib/services/template-stats.ts';
 import { localeFromAcceptLanguage } from '../../lib/i18n/messages.ts';
 import { jsonErrorHandler, readJson } from './respond.ts';
@@ -50,6 +52,20 @@ export function whatsappApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   });
   app.delete('/templates/:templateId', async (c) => {
     await archiveTemplate(ctx, c.get('actor'), c.req.param('templateId'));
+    return c.json({ success: true });
+  });
+
+  // A template's picture or PDF: set or replace (multipart field `file`, or WAHA's BinaryFile as
+  // JSON), read back as the file itself, remove. Responses describe it, never where it is kept.
+  const setAttachment = async (c: Context<AuthEnv>) => {
+    const attachment = await setTemplateAttachment(ctx, c.get('actor'), c.req.param('templateId'), await readAttachmentUpload(c, 'file'));
+    return c.json({ success: true, attachment });
+  };
+  app.put('/templates/:templateId/attachment', setAttachment);
+  app.post('/templates/:templateId/attachment', setAttachment);
+  app.get('/templates/:templateId/attachment', async (c) => attachmentResponse(await templateAttachmentFile(ctx, c.get('actor'), c.req.param('templateId'))));
+  app.delete('/templates/:templateId/attachment', async (c) => {
+    await removeTemplateAttachment(ctx, c.get('actor'), c.req.param('templateId'));
     return c.json({ success: true });
   });
 

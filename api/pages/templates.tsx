@@ -3,7 +3,10 @@ import { NOTIFY_EVENTS } from '../../drizzle/schema.ts';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
 import { ru } from '../../lib/i18n/messages.ts';
-import { NotFoundError } from '../../lib/services/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/services/errors.ts';
+import { removeTemplateAttachment, setTemplateAttachment, templateAttachmentFile } from '../../lib/services/template-attachments.ts';
+import { AttachmentUpdate } from '../../views/pages/template-attachment.tsx';
+import { attachmentResponse, readAttachmentUpload } from '../uploads.ts';
 import { getStore } from '../../lib/services/stores.ts';
 import { archiveTemplate, createTemplate, getTemplate, listTemplates, previewTemplate, templateTextError, updateTemplate, type TemplateView } from '../../lib/services/templates.ts';
 import { bool, str, type FieldErrors, type Form } from '../../views/form.ts';
@@ -50,12 +53,15 @@ function withTextError(errors: FieldErrors | null, form: Form): FieldErrors | nu
 export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
 
-  function renderEditor(c: PageContext, page: StorePage, editor: { values: TemplateFormValues; errors: FieldErrors; templateId?: string }) {
+  function renderEditor(c: PageContext, page: StorePage, editor: { values: TemplateFormValues; errors: FieldErrors; templateId?: string; attachment?: TemplateView['attachment']; attachmentError?: string }) {
     const isNew = editor.templateId === undefined;
     const action = isNew ? `${page.base}/templates` : `${page.base}/templates/${editor.templateId}`;
     const preview = previewTemplate(editor.values.template_text, page.store);
     return renderShell(c, page, { title: isNew ? ru.templates.new : ru.templates.edit, active: 'templates' }, (
-      <TemplateEditPage page={page} values={editor.values} errors={editor.errors} action={action} isNew={isNew} preview={preview} />
+      <TemplateEditPage
+        page={page} values={editor.values} errors={editor.errors} action={action} isNew={isNew} preview={preview}
+        attachment={editor.templateId === undefined ? undefined : { templateId: editor.templateId, view: editor.attachment ?? null, error: editor.attachmentError ?? null }}
+      />
     ));
   }
 
@@ -100,7 +106,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get('/:storeId/templates/:templateId', async (c) => {
     const page = await loadStorePage(ctx, c);
     const t = await templateOfStore(c, page.store.store_id);
-    return renderEditor(c, page, { values: fromView(t), errors: {}, templateId: t.id });
+    return renderEditor(c, page, { values: fromView(t), errors: {}, templateId: t.id, attachment: t.attachment });
   });
 
   app.post('/:storeId/templates/:templateId', async (c) => {
@@ -113,7 +119,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     } catch (err) {
       const errors = withTextError(fieldErrors(err), form);
       if (!errors) throw err;
-      return renderEditor(c, page, { values: fromForm(form), errors, templateId: t.id });
+      return renderEditor(c, page, { values: fromForm(form), errors, templateId: t.id, attachment: t.attachment });
     }
   });
 
@@ -122,6 +128,45 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const t = await templateOfStore(c, page.store.store_id);
     await archiveTemplate(ctx, c.get('actor'), t.id);
     return redirectWithFlash(c, `${page.base}/templates`, 'template_deleted');
+  });
+
+  // ---- the template's picture or PDF (views/pages/template-attachment.tsx) ----
+
+  app.get('/:storeId/templates/:templateId/attachment', async (c) => {
+    const page = await loadStorePage(ctx, c);
+    const t = await templateOfStore(c, page.store.store_id);
+    return attachmentResponse(await templateAttachmentFile(ctx, c.get('actor'), t.id));
+  });
+
+  /** Sets or replaces the file. htmx gets the panel (and the preview's media slot); a plain form, the editor again. */
+  app.post('/:storeId/templates/:templateId/attachment', async (c) => {
+    const page = await loadStorePage(ctx, c);
+    const t = await templateOfStore(c, page.store.store_id);
+    let error: string | null = null;
+    try {
+      await setTemplateAttachment(ctx, c.get('actor'), t.id, await readAttachmentUpload(c, 'attachment'));
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      error = Object.values(err.fields).join(' ');
+    }
+    const current = await getTemplate(ctx, c.get('actor'), t.id);
+    if (c.req.header('hx-request')) {
+      // htmx swaps only 2xx answers: the refusal is the panel's content, with nothing changed.
+      return c.html(<AttachmentUpdate page={page} templateId={t.id} attachment={current.attachment} error={error} />);
+    }
+    if (!error) return redirectWithFlash(c, `${page.base}/templates/${t.id}`, 'attachment_saved');
+    // The editor again with the refusal in the panel, as a 400 (the shell answers 200 by default).
+    const res = await renderEditor(c, page, { values: fromView(current), errors: {}, templateId: t.id, attachment: current.attachment, attachmentError: error });
+    return new Response(res.body, { status: 400, headers: res.headers });
+  });
+
+  app.post('/:storeId/templates/:templateId/attachment/delete', async (c) => {
+    const page = await loadStorePage(ctx, c);
+    const t = await templateOfStore(c, page.store.store_id);
+    // Removing what is already gone (a second tab, a double click) leaves the same result.
+    if (t.attachment) await removeTemplateAttachment(ctx, c.get('actor'), t.id);
+    if (c.req.header('hx-request')) return c.html(<AttachmentUpdate page={page} templateId={t.id} attachment={null} />);
+    return redirectWithFlash(c, `${page.base}/templates/${t.id}`, 'attachment_removed');
   });
   return app;
 }

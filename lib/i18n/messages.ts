@@ -407,7 +407,8 @@ export const ru = {
     workflow: 'Workflow в Temporal UI',
     attempt: { no: '№', chat: 'Чат', messageId: 'ID сообщения', ack: 'Ack', error: 'Ошибка', started: 'Начало', attachment: 'Вложение' },
     attachmentSent: '{kind} «{name}», {size}',
-    attachmentNotSent: '{kind} «{name}» не отправлен(а): {why}',
+    attachmentNotSent: '{kind} «{name}» не ушёл: {why}',
+    attachmentKinds: { image: 'Картинка', document: 'Документ PDF' } as Record<string, string>,
     /** Why an attempt's attachment went as plain text (message_attempts.attachment_fallback). */
     attachmentFallbacks: {
       media_unsupported: 'этот WAHA не умеет отправлять файлы (WAHA Core до версии 2026.6 или движок без этой функции), ушёл только текст',

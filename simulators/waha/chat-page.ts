@@ -33,7 +33,7 @@ function mediaBlock(m: SimMessage): string {
   if (m.media.kind === 'image') return `<img class="media" src="${src}" alt="Картинка ${escapeHtml(m.media.filename ?? '')}">`;
   const kb = Math.max(1, Math.round(m.media.size / 1024));
   const type = escapeHtml((m.media.mimetype.split('/')[1] ?? 'file').toUpperCase());
-  return `<a class="doc" href="${src}"><span class="doc-icon">📄</span><span><b>${escapeHtml(m.media.filename ?? 'Документ')}</b><br><small>${type} · ${kb} КБ</small></span></a>`;
+  return `<a class="doc" href="${src}"><span class="doc-icon">${type}</span><span><b>${escapeHtml(m.media.filename ?? 'Документ')}</b><br><small>${type} · ${kb} КБ</small></span></a>`;
 }
 
 export function chatsPage(state: WahaSimState): string {
@@ -67,7 +67,7 @@ h1{font-size:1.2rem} h2{font-size:1rem;margin:.5rem 0} form{display:inline}
 .tick.read{color:#53bdeb}.tick.err{color:#d33}
 .media{display:block;max-width:100%;max-height:320px;border-radius:6px;margin-bottom:.3rem}
 .doc{display:flex;gap:.5rem;align-items:center;background:#0000000d;border-radius:6px;padding:.5rem;margin-bottom:.3rem;color:inherit;text-decoration:none}
-.doc-icon{font-size:1.8rem}
+.doc-icon{background:#e53935;color:#fff;font-size:.7rem;font-weight:700;border-radius:4px;padding:.6rem .35rem}
 </style></head><body>
 <h1>WAHA-симулятор (${escapeHtml(state.engine)}) — чаты глазами покупателя</h1>
 <ul>${sessions}</ul>

@@ -1,6 +1,7 @@
 import { NOTIFICATION_STATUSES, NOTIFY_EVENTS } from '../../drizzle/schema.ts';
 import { fmt, ru } from '../../lib/i18n/messages.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
+import { formatBytes } from '../../lib/templates/attachments.ts';
 import type { MessageDetail as MessageDetailData, OrderDetail, PageResendOutcome } from '../../lib/services/message-detail.ts';
 import type { MessageView } from '../../lib/services/messages.ts';
 import { Alert, Card, Empty, EventLabel, Field, StatusBadge } from '../components.tsx';
@@ -212,6 +213,14 @@ function StatusHistory(props: { events: MessageDetailData['events']; timezone: s
   );
 }
 
+/** Which file an attempt carried, and why it went as text alone when it did. */
+function AttemptAttachment(props: { attachment: NonNullable<MessageDetailData['attempts'][number]['attachment']> }) {
+  const a = props.attachment;
+  const what = { kind: L.attachmentKinds[a.kind] ?? a.kind, name: a.filename, size: a.size_bytes === null ? '—' : formatBytes(a.size_bytes) };
+  if (!a.fallback) return <>{fmt(L.attachmentSent, what)}</>;
+  return <span class="text-warn">{fmt(L.attachmentNotSent, { ...what, why: L.attachmentFallbacks[a.fallback] ?? a.fallback })}</span>;
+}
+
 function Attempts(props: { attempts: MessageDetailData['attempts']; timezone: string }) {
   if (props.attempts.length === 0) return <Empty text={L.noAttempts} />;
   return (
@@ -225,6 +234,7 @@ function Attempts(props: { attempts: MessageDetailData['attempts']; timezone: st
             <dt>{L.attempt.messageId}</dt><dd><code class="break">{a.waha_message_id ?? '—'}</code></dd>
             <dt>{L.attempt.ack}</dt><dd>{a.last_ack ?? '—'}</dd>
             {a.error ? <><dt>{L.attempt.error}</dt><dd class="text-bad">{a.error}</dd></> : null}
+            {a.attachment ? <><dt>{L.attempt.attachment}</dt><dd class="attempt-attachment"><AttemptAttachment attachment={a.attachment} /></dd></> : null}
           </dl>
           {a.rendered_text ? <div class="bubble">{a.rendered_text}</div> : null}
         </div>

@@ -7,6 +7,8 @@ import type { FieldErrors } from '../form.ts';
 import { formatDateTime } from '../format.ts';
 import type { StorePage } from '../layout.tsx';
 import { TemplateStatsPlaceholder } from './template-stats.tsx';
+import { AttachmentAfterSave, AttachmentPanel, attachmentUrl, PreviewMedia } from './template-attachment.tsx';
+import type { AttachmentView } from '../../lib/services/templates.ts';
 
 /** Templates: the list, the editor (new and edit) and its live preview fragment. */
 
@@ -62,6 +64,7 @@ function TemplateRow(props: { page: StorePage; template: TemplateView; variants:
       <td>
         <a href={`${page.base}/templates/${t.id}`} class="strong">{t.template_name}</a>
         <div class="muted clamp">{t.template_text}</div>
+        {t.attachment ? <div class="small muted attachment-mark"><span class="badge badge-muted">{L.attachment.kinds[t.attachment.kind] ?? t.attachment.kind}</span> {t.attachment.filename}</div> : null}
       </td>
       <td><EventLabel event={t.event} />{t.is_active && variants > 1 ? <div class="muted small">{fmt(L.variants, { n: variants })}</div> : null}</td>
       <td><span class={`badge ${t.is_active ? 'badge-ok' : 'badge-muted'}`}>{t.is_active ? L.active : L.inactive}</span></td>
@@ -84,6 +87,8 @@ export interface TemplateFormProps {
   action: string;
   isNew: boolean;
   preview: TemplatePreview;
+  /** A saved template's file (null: none yet) and the error of a refused upload; absent for a new template. */
+  attachment?: { templateId: string; view: AttachmentView | null; error?: string | null };
 }
 
 /** "Новый шаблон" and "Редактирование шаблона": the heading and the editor. */
@@ -93,6 +98,11 @@ export function TemplateEditPage(props: TemplateFormProps) {
     <>
       <h1>{title}</h1>
       <Card><TemplateForm {...props} /></Card>
+      <Card>
+        {props.attachment
+          ? <AttachmentPanel page={props.page} templateId={props.attachment.templateId} attachment={props.attachment.view} error={props.attachment.error} />
+          : <AttachmentAfterSave />}
+      </Card>
     </>
   );
 }
@@ -117,8 +127,16 @@ function TemplateForm(props: TemplateFormProps) {
           <h3>{L.preview}</h3>
           <div class="phone">
             <div class="phone-head">WhatsApp · {page.store.name}</div>
-            <div class="phone-body" id="preview" aria-live="polite">
-              <Preview preview={props.preview} />
+            <div class="phone-body">
+              <div class="wa-message">
+                <PreviewMedia
+                  attachment={props.attachment?.view ?? null}
+                  url={props.attachment?.view ? attachmentUrl(page.base, props.attachment.templateId, props.attachment.view) : null}
+                />
+                <div id="preview" aria-live="polite">
+                  <Preview preview={props.preview} />
+                </div>
+              </div>
             </div>
           </div>
           <p class="hint">{L.previewHint}</p>
