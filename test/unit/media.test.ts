@@ -148,6 +148,11 @@ describe('WahaClient.sendMedia', () => {
     expect(notImplemented).toBeInstanceOf(WahaMediaUnsupportedError);
   });
 
+  it('NOWEB\'s 422 about the file itself is a refused request, not a session that is not ready', async () => {
+    const err = await caught(clientWith(() => answer(422, { message: 'Either file.url or file.data must be specified.', error: 'Unprocessable Entity', statusCode: 422 })).sendMedia({ kind: 'image', chatId: CHAT, caption: CAPTION, file }));
+    expect(err).toBeInstanceOf(WahaBadRequestError);
+  });
+
   it('413 from WAHA or a proxy → bad request (nothing sent); 500 → ambiguous, without the caption', async () => {
     expect(await caught(clientWith(() => answer(413, '<pre>PayloadTooLargeError: request entity too large</pre>')).sendMedia({ kind: 'image', chatId: CHAT, caption: CAPTION, file }))).toBeInstanceOf(WahaBadRequestError);
     const amb = await caught(clientWith(() => answer(500, { statusCode: 500, exception: { name: 'Error', message: `cannot send "${CAPTION}" to ${PHONE}` }, request: { body: { caption: CAPTION } } })).sendMedia({ kind: 'image', chatId: CHAT, caption: CAPTION, file }));
