@@ -356,6 +356,8 @@ describe('CSRF on every state change', () => {
       { method: 'POST', path: `/api/whatsapp/templates/${storeA}`, body: { template_name: 'x', template_text: 'y' } },
       { method: 'PUT', path: `/api/whatsapp/templates/${templateA}`, body: { template_text: 'csrf' } },
       { method: 'DELETE', path: `/api/whatsapp/templates/${templateA}` },
+      { method: 'PUT', path: `/api/whatsapp/templates/${templateA}/attachment`, body: { file: { data: 'iVBORw0KGgo=', filename: 'csrf.png' } } },
+      { method: 'DELETE', path: `/api/whatsapp/templates/${templateA}/attachment` },
       { method: 'POST', path: `/api/whatsapp/send-test/${storeA}`, body: { phone_number: '+77011234567', template_text: 'x' } },
       { method: 'POST', path: `/api/kaspi/orders/${storeA}`, body: [] },
       { method: 'POST', path: '/logout' },
@@ -394,6 +396,9 @@ describe('every id of another store', () => {
       ['POST', `/api/whatsapp/templates/${storeA}`, { template_name: 'b', template_text: 'b' }],
       ['PUT', `/api/whatsapp/templates/${templateA}`, { template_text: 'bob' }],
       ['DELETE', `/api/whatsapp/templates/${templateA}`],
+      ['GET', `/api/whatsapp/templates/${templateA}/attachment`],
+      ['PUT', `/api/whatsapp/templates/${templateA}/attachment`, { file: { data: 'iVBORw0KGgo=', filename: 'bob.png' } }],
+      ['DELETE', `/api/whatsapp/templates/${templateA}/attachment`],
       ['POST', `/api/whatsapp/send-test/${storeA}`, { phone_number: '+77011234567', template_text: 'x' }],
       ['GET', `/api/whatsapp/messages/${storeA}`],
       ['GET', `/api/whatsapp/messages/${storeA}/export.csv`],
@@ -435,6 +440,7 @@ describe('hostile bodies on every JSON endpoint', () => {
     { method: 'POST', path: () => `/api/whatsapp/templates/${storeA}`, body: fieldsOf(['template_name', 'template_text', 'is_active', 'event', 'weight', 'delay_minutes']) },
     { method: 'PUT', path: () => `/api/whatsapp/templates/${templateA}`, body: fieldsOf(['template_name', 'template_text', 'is_active', 'event', 'weight', 'delay_minutes']) },
     { method: 'POST', path: () => `/api/whatsapp/send-test/${storeA}`, body: fieldsOf(['phone_number', 'template_text', 'sample_data']) },
+    { method: 'PUT', path: () => `/api/whatsapp/templates/${templateA}/attachment`, body: fc.oneof(fieldsOf(['file']), fc.record({ file: fieldsOf(['data', 'filename', 'mimetype', 'url']) })) },
     { method: 'POST', path: () => `/api/kaspi/orders/${storeA}`, body: fc.oneof(hostileValue, fc.array(fieldsOf(['code', 'state', 'status', 'creationDate', 'customer', 'entries', 'totalPrice', 'deliveryMode']), { maxLength: 3 })) },
   ];
 
