@@ -3,7 +3,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { constantTimeEqual } from '../lib/crypto.ts';
 import { loggableError } from '../lib/db/errors.ts';
-import { localeFromAcceptLanguage, t } from '../lib/i18n/messages.ts';
+import { getCookie } from 'hono/cookie';
+import { DEFAULT_LOCALE, isLocale, localeFromAcceptLanguage, t } from '../lib/i18n/messages.ts';
+import { LOCALE_COOKIE, withLocale } from '../lib/i18n/request-locale.ts';
 import type { AppContext } from '../lib/context.ts';
 import { authRoutes } from './auth.ts';
 import { healthRoutes } from './health.ts';
@@ -45,6 +47,13 @@ function securityHeaders(ctx: AppContext) {
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
   app.use('*', securityHeaders(ctx));
+  // Before sign-in (login, errors) the language is the one the browser last chose; a signed-in
+  // user's own language replaces it in requireSession (lib/auth/middleware.ts).
+  app.use('*', (c, next) => {
+    const chosen = getCookie(c, LOCALE_COOKIE);
+    const url = new URL(c.req.url);
+    return withLocale(isLocale(chosen) ? chosen : DEFAULT_LOCALE, next, url.pathname + url.search);
+  });
   // Bodies are read before anyone is authenticated (webhooks, login): cap them so a stranger
   // cannot stream gigabytes into the process. Push ingestion is the one large legitimate body.
   const tooLarge = (limit: string) => (c: Context) => c.json({ success: false, error: `Тело запроса больше ${limit}`, code: 'payload_too_large' }, 413);

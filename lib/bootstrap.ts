@@ -1,4 +1,5 @@
 import type { AppConfig } from './config.ts';
+import { setMarkMissingKeys } from './i18n/messages.ts';
 import type { AppContext } from './context.ts';
 import { SecretBox } from './crypto.ts';
 import { openDatabase } from './db/client.ts';
@@ -15,6 +16,8 @@ export interface Connections {
 /** Opens the database and Temporal connections a process needs, and closes them in reverse. */
 export async function createContext(config: AppConfig, connections: Connections, options: { logger?: Logger; poolSize?: number } = {}): Promise<AppContext & { close(): Promise<void> }> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
+  // In tests a page that shows an untranslated string says so (⟦kk:path⟧) instead of falling back.
+  setMarkMissingKeys(config.NODE_ENV === 'test');
   const database = openDatabase(connections.databaseUrl, { max: options.poolSize });
   const temporal = await connectTemporal(connections.temporalAddress, config.TEMPORAL_NAMESPACE, temporalConnectionOptions(config));
   return {

@@ -1,5 +1,6 @@
 import type { Child, PropsWithChildren } from 'hono/jsx';
-import { fmt, ru } from '../lib/i18n/messages.ts';
+import { fmt, LOCALE_NAMES, LOCALES } from '../lib/i18n/messages.ts';
+import { currentLocale, currentPath, tr } from '../lib/i18n/request-locale.ts';
 
 /** Small building blocks shared by the pages. Everything user-supplied goes through JSX text or attributes, which escape. */
 
@@ -40,16 +41,16 @@ export function Checkbox(props: { name: string; id: string; label: string; check
 }
 
 export function StatusBadge(props: { status: string }) {
-  return <span class={`badge badge-${props.status}`}>{ru.statuses[props.status] ?? props.status}</span>;
+  return <span class={`badge badge-${props.status}`}>{tr.statuses[props.status] ?? props.status}</span>;
 }
 
 export function SessionBadge(props: { status: string }) {
   const tone = props.status === 'WORKING' ? 'ok' : props.status === 'SCAN_QR_CODE' || props.status === 'STARTING' ? 'warn' : 'bad';
-  return <span class={`badge badge-${tone}`}>{ru.sessionStatuses[props.status] ?? props.status}</span>;
+  return <span class={`badge badge-${tone}`}>{tr.sessionStatuses[props.status] ?? props.status}</span>;
 }
 
 export function EventLabel(props: { event: string }) {
-  return <span class="event">{ru.events[props.event] ?? props.event}</span>;
+  return <span class="event">{tr.events[props.event] ?? props.event}</span>;
 }
 
 export function Empty(props: { text: string }) {
@@ -61,6 +62,22 @@ export function Alert(props: PropsWithChildren<{ tone: 'info' | 'ok' | 'warn' | 
     <div class={`alert alert-${props.tone}`} role={props.tone === 'bad' || props.tone === 'warn' ? 'alert' : 'status'} id={props.id}>
       {props.children}
     </div>
+  );
+}
+
+/** The language selector (header and account page): posts to /account/locale, which stores it on the user. */
+export function LanguageSelect(props: { csrf: string; id: string }) {
+  const current = currentLocale();
+  return (
+    <form method="post" action="/account/locale" class="locale-switcher inline">
+      <Csrf token={props.csrf} />
+      <input type="hidden" name="next" value={currentPath()} />
+      <label for={props.id} class="sr-only">{tr.language.label}</label>
+      <select id={props.id} name="locale" data-autosubmit>
+        {LOCALES.map((l) => <option value={l} selected={l === current} lang={l}>{LOCALE_NAMES[l]}</option>)}
+      </select>
+      <button type="submit" class="btn btn-small js-hide">{tr.language.apply}</button>
+    </form>
   );
 }
 
@@ -94,7 +111,7 @@ export function SessionIssues(props: { issues: readonly { code: string; events?:
   return (
     <div class="session-issues" id="session-issues">
       {props.issues.map((i) => (
-        <Alert tone="warn">{fmt(ru.alerts[`session_${i.code}`] ?? i.code, { detail: (i.events ?? []).join(', ') })}</Alert>
+        <Alert tone="warn">{fmt(tr.alerts[`session_${i.code}`] ?? i.code, { detail: (i.events ?? []).join(', ') })}</Alert>
       ))}
     </div>
   );

@@ -1,4 +1,4 @@
-import { ru } from '../lib/i18n/messages.ts';
+import { tr } from '../lib/i18n/request-locale.ts';
 import { Bare } from './layout.tsx';
 
 /** The pages' error answers: a whole page for a navigation, one line for an htmx fragment. */
@@ -9,7 +9,7 @@ function ErrorCard(props: { title: string; text: string }) {
       <div class="card narrow">
         <h1>{props.title}</h1>
         <p>{props.text}</p>
-        <p><a class="btn" href="/">{ru.notFound.back}</a></p>
+        <p><a class="btn" href="/">{tr.notFound.back}</a></p>
       </div>
     </Bare>
   );
@@ -17,11 +17,11 @@ function ErrorCard(props: { title: string; text: string }) {
 
 /** An invisible store, an unknown id and an unknown path look the same. */
 export function NotFoundPage() {
-  return <ErrorCard title={ru.notFound.title} text={ru.notFound.text} />;
+  return <ErrorCard title={tr.notFound.title} text={tr.notFound.text} />;
 }
 
 export function ServerErrorPage() {
-  return <ErrorCard title={ru.serverError.title} text={ru.serverError.text} />;
+  return <ErrorCard title={tr.serverError.title} text={tr.serverError.text} />;
 }
 
 /** What an htmx request gets instead of its fragment. */

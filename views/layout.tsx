@@ -1,8 +1,9 @@
 import { raw } from 'hono/html';
 import type { Child, PropsWithChildren } from 'hono/jsx';
 import type { StoreView } from '../lib/services/stores.ts';
-import { Csrf } from './components.tsx';
-import { ru } from '../lib/i18n/messages.ts';
+import { Csrf, LanguageSelect } from './components.tsx';
+import { LOCALE_NAMES, LOCALES } from '../lib/i18n/messages.ts';
+import { currentLocale, tr } from '../lib/i18n/request-locale.ts';
 
 /** Standards mode: without it Chromium renders the pages in quirks mode. A constant, never user data. */
 const DOCTYPE = raw('<!DOCTYPE html>');
@@ -46,7 +47,7 @@ function Head(props: { title: string; csrf?: string; scripts?: string[] }) {
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
       <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}' />
-      <title>{`${props.title} — ${ru.appName}`}</title>
+      <title>{`${props.title} — ${tr.appName}`}</title>
       <link rel="stylesheet" href="/static/app.css" />
       <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
       <script src="/static/htmx.min.js" defer></script>
@@ -62,43 +63,44 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
   return (
     <>
     {DOCTYPE}
-    <html lang="ru">
+    <html lang={currentLocale()}>
       <Head title={props.title} csrf={props.csrf} scripts={props.scripts} />
       <body hx-headers={JSON.stringify({ 'X-CSRF-Token': props.csrf })}>
-        <a class="skip" href="#main">{ru.skipToContent}</a>
+        <a class="skip" href="#main">{tr.skipToContent}</a>
         <header class="topbar">
           <div class="topbar-inner">
             <a class="brand" href="/">
               <img src="/static/favicon.svg" alt="" width="24" height="24" />
-              <span>{ru.appName}</span>
+              <span>{tr.appName}</span>
             </a>
             {props.stores.length > 0 ? (
               <form class="store-switcher" method="get" action="/stores">
-                <label for="store-switch" class="sr-only">{ru.storeSwitcher}</label>
+                <label for="store-switch" class="sr-only">{tr.storeSwitcher}</label>
                 <select id="store-switch" name="store" data-autosubmit>
                   {props.stores.map((s) => (
                     <option value={s.store_id} selected={props.store?.store_id === s.store_id}>{s.name}</option>
                   ))}
                 </select>
-                <button type="submit" class="btn btn-small js-hide">{ru.go}</button>
+                <button type="submit" class="btn btn-small js-hide">{tr.go}</button>
               </form>
             ) : null}
-            <a class="btn btn-small btn-topbar" href="/stores/new" id="add-store">{ru.addStore}</a>
+            <a class="btn btn-small btn-topbar" href="/stores/new" id="add-store">{tr.addStore}</a>
             <div class="user">
+              <LanguageSelect csrf={props.csrf} id="header-locale" />
               <span class="user-email">{props.email}</span>
-              <a class="btn btn-link" href="/account/tokens" id="account-tokens">{ru.tokens.nav}</a>
+              <a class="btn btn-link" href="/account/tokens" id="account-tokens">{tr.tokens.nav}</a>
               <form method="post" action="/logout" class="inline">
                 <Csrf token={props.csrf} />
-                <button type="submit" class="btn btn-link">{ru.logout}</button>
+                <button type="submit" class="btn btn-link">{tr.logout}</button>
               </form>
             </div>
           </div>
           {base ? (
-            <nav class="nav" aria-label={ru.sections}>
+            <nav class="nav" aria-label={tr.sections}>
               <div class="nav-inner">
                 {NAV.map((n) => (
                   <a href={`${base}${n.path}`} class={props.active === n.key ? 'active' : ''} aria-current={props.active === n.key ? 'page' : undefined}>
-                    {ru.nav[n.key]}
+                    {tr.nav[n.key]}
                   </a>
                 ))}
               </div>
@@ -117,15 +119,28 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
   );
 }
 
+/** Before sign-in there is no user to store a language on: links set the browser's cookie instead. */
+function LanguageLinks() {
+  const current = currentLocale();
+  return (
+    <nav class="locale-links" aria-label={tr.language.label}>
+      {LOCALES.map((l) => (l === current ? <strong lang={l}>{LOCALE_NAMES[l]}</strong> : <a href={`/login?lang=${l}`} lang={l} hreflang={l}>{LOCALE_NAMES[l]}</a>))}
+    </nav>
+  );
+}
+
 /** Pages without a session (login, errors before sign-in). */
 export function Bare(props: PropsWithChildren<{ title: string; aside?: Child }>) {
   return (
     <>
     {DOCTYPE}
-    <html lang="ru">
+    <html lang={currentLocale()}>
       <Head title={props.title} />
       <body class="bare">
-        <main id="main" class="bare-main">{props.children}</main>
+        <main id="main" class="bare-main">
+          {props.children}
+          <LanguageLinks />
+        </main>
       </body>
     </html>
     </>

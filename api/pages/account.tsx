@@ -2,18 +2,23 @@ import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import { listApiTokens, revokeApiToken, tokenState } from '../../lib/auth/api-tokens.ts';
 import { csrfProtect, requireSession, type AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { listStores } from '../../lib/services/stores.ts';
 import { Shell } from '../../views/layout.tsx';
-import { TokensPage } from '../../views/pages/account.tsx';
+import { LanguageCard, TokensPage } from '../../views/pages/account.tsx';
+import { setCookie } from 'hono/cookie';
+import { setUserLocale } from '../../lib/auth/users.ts';
+import { isLocale } from '../../lib/i18n/messages.ts';
+import { LOCALE_COOKIE, tc } from '../../lib/i18n/request-locale.ts';
+import { safeNext } from '../auth.ts';
 import { notFoundPage, pageErrorHandler, redirectWithFlash, takeFlash } from './common.tsx';
 
 // Account pages have no store, so no store time zone: the service's home zone.
 const TZ = 'Asia/Almaty';
 
 /**
- * The signed-in user's API tokens (mounted at /account). Tokens are issued from the CLI, which
- * shows the token once.
+ * The signed-in user's language and API tokens (mounted at /account). Tokens are issued from the
+ * CLI, which shows the token once.
  */
 export function accountPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -32,10 +37,22 @@ export function accountPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const now = ctx.now();
     const rows = tokens.map((t) => ({ ...t, state: tokenState(t, now), storeName: t.storeId ? storeNames.get(t.storeId) ?? null : null }));
     return c.html(
-      <Shell title={ru.tokens.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null} flash={takeFlash(c)}>
+      <Shell title={tr.tokens.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null} flash={takeFlash(c)}>
+        <LanguageCard csrf={csrf} />
         <TokensPage csrf={csrf} tokens={rows} timezone={TZ} />
       </Shell>,
     );
+  });
+
+  // The language selector (header and this page): stored on the user, and in a cookie so the
+  // sign-in page after a logout speaks it too. Back to the page it was chosen on.
+  app.post('/locale', async (c) => {
+    const form = await c.req.parseBody();
+    const locale = form.locale;
+    if (!isLocale(locale)) return c.text(tc('validation_failed'), 400);
+    await setUserLocale(ctx.db, c.get('actor').userId, locale);
+    setCookie(c, LOCALE_COOKIE, locale, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: 365 * 24 * 3600 });
+    return c.redirect(typeof form.next === 'string' ? safeNext(form.next) : '/account/tokens', 303);
   });
 
   app.post('/tokens/:tokenId/revoke', async (c) => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { auditUserEmails, listAudit } from '../../lib/services/audit.ts';
 import { AuditPage } from '../../views/pages/audit.tsx';
 import { loadStorePage, renderShell } from './common.tsx';
@@ -18,7 +18,7 @@ export function auditPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const emails = await auditUserEmails(ctx, entries);
     const last = entries[entries.length - 1];
     const olderFrom = entries.length === PAGE && last ? last.id : null;
-    return renderShell(c, page, { title: ru.audit.title, active: 'audit' }, <AuditPage page={page} entries={entries} emails={emails} olderFrom={olderFrom} />);
+    return renderShell(c, page, { title: tr.audit.title, active: 'audit' }, <AuditPage page={page} entries={entries} emails={emails} olderFrom={olderFrom} />);
   });
   return app;
 }

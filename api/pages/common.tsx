@@ -4,7 +4,8 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppContext } from '../../lib/context.ts';
 import { loggableError } from '../../lib/db/errors.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { fmt, ru, t } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tc, tr } from '../../lib/i18n/request-locale.ts';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../../lib/services/errors.ts';
 import { getStore, listStores } from '../../lib/services/stores.ts';
 import { FragmentError, NotFoundPage, ServerErrorPage } from '../../views/errors.tsx';
@@ -16,7 +17,7 @@ export type PageContext = Context<AuthEnv>;
 
 const FLASH_COOKIE = 'kn_flash';
 
-/** Post/Redirect/Get: the next page shows `ru.flash[code]` once. */
+/** Post/Redirect/Get: the next page shows `tr.flash[code]` once. */
 export function redirectWithFlash(c: PageContext, location: string, code: string, vars: Record<string, string | number> = {}): Response {
   const value = JSON.stringify({ code, vars });
   setCookie(c, FLASH_COOKIE, encodeURIComponent(value), { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: 60 });
@@ -29,7 +30,7 @@ export function takeFlash(c: PageContext): { tone: 'ok' | 'bad'; text: string } 
   deleteCookie(c, FLASH_COOKIE, { path: '/' });
   try {
     const v = JSON.parse(decodeURIComponent(raw)) as { code?: unknown; vars?: unknown };
-    const text = typeof v.code === 'string' ? ru.flash[v.code] : undefined;
+    const text = typeof v.code === 'string' ? tr.flash[v.code] : undefined;
     if (!text) return null;
     const vars = v.vars && typeof v.vars === 'object' ? (v.vars as Record<string, string | number>) : {};
     return { tone: 'ok', text: fmt(text, vars) };
@@ -57,7 +58,7 @@ export function renderShell(c: PageContext, page: StorePage, opts: { title: stri
 }
 
 export function notFoundPage(c: Context): Response | Promise<Response> {
-  if (c.req.header('hx-request')) return c.html(<FragmentError text={ru.notFound.text} />, 404);
+  if (c.req.header('hx-request')) return c.html(<FragmentError text={tr.notFound.text} />, 404);
   return c.html(<NotFoundPage />, 404);
 }
 
@@ -66,7 +67,7 @@ export function pageErrorHandler(ctx: AppContext) {
   return (err: Error, c: Context): Response | Promise<Response> => {
     if (err instanceof NotFoundError) return notFoundPage(c);
     ctx.logger.error({ err: loggableError(err), path: c.req.path, method: c.req.method }, 'admin page failed');
-    if (c.req.header('hx-request')) return c.html(<FragmentError text={ru.serverError.text} />, 500);
+    if (c.req.header('hx-request')) return c.html(<FragmentError text={tr.serverError.text} />, 500);
     return c.html(<ServerErrorPage />, 500);
   };
 }
@@ -74,15 +75,15 @@ export function pageErrorHandler(ctx: AppContext) {
 /** Field errors a service raised (validation or conflict), or null for anything else. */
 export function fieldErrors(err: unknown): Record<string, string> | null {
   if (err instanceof ValidationError) return err.fields;
-  if (err instanceof ConflictError) return err.fields ?? { _: t(err.code) };
+  if (err instanceof ConflictError) return err.fields ?? { _: tc(err.code) };
   return null;
 }
 
 /** A readable one-line message for errors shown in a fragment. */
 export function errorText(err: unknown): string | null {
   if (err instanceof ValidationError) return Object.values(err.fields).join(' ');
-  if (err instanceof ConflictError) return err.fields ? Object.values(err.fields).join(' ') : t(err.code);
-  if (err instanceof UpstreamError) return `${t(err.code)}: ${err.detail}`;
+  if (err instanceof ConflictError) return err.fields ? Object.values(err.fields).join(' ') : tc(err.code);
+  if (err instanceof UpstreamError) return `${tc(err.code)}: ${err.detail}`;
   return null;
 }
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { getDashboard } from '../../lib/services/dashboard.ts';
 import { endWarmup, getNumberHealth } from '../../lib/services/number-health.ts';
 import { cancelQueued, pauseSending, resumeSending } from '../../lib/services/sending-control.ts';
@@ -22,7 +22,7 @@ export function dashboardPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await loadStorePage(ctx, c);
     const data = await getDashboard(ctx, c.get('actor'), page.store.store_id);
     const health = await getNumberHealth(ctx, c.get('actor'), page.store.store_id);
-    return renderShell(c, page, { title: ru.dashboard.title, active: 'dashboard', scripts: ['/static/chart.umd.js'] }, <DashboardPage page={page} data={data} health={health} />);
+    return renderShell(c, page, { title: tr.dashboard.title, active: 'dashboard', scripts: ['/static/chart.umd.js'] }, <DashboardPage page={page} data={data} health={health} />);
   });
 
   app.post('/:storeId/pause', async (c) => {

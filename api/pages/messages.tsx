@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { ValidationError } from '../../lib/services/errors.ts';
 import { getMessageDetail, getOrderDetail, resendFromLog } from '../../lib/services/message-detail.ts';
 import { exportMessagesCsv, listMessages, type MessagesPage as MessagesResult } from '../../lib/services/messages.ts';
@@ -32,7 +33,7 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
       if (!(err instanceof ValidationError)) throw err;
       errors = err.fields;
     }
-    return renderShell(c, page, { title: ru.messages.title, active: 'messages' }, (
+    return renderShell(c, page, { title: tr.messages.title, active: 'messages' }, (
       <MessagesPage page={page} filters={filters} errors={errors} messages={result.messages} nextCursor={result.next_cursor} />
     ));
   });
@@ -72,7 +73,7 @@ export function messagePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await loadStorePage(ctx, c);
     const code = c.req.param('orderCode');
     const detail = await getOrderDetail(ctx, c.get('actor'), page.store.store_id, code);
-    return renderShell(c, page, { title: fmt(ru.order.title, { code }), active: 'messages' }, (
+    return renderShell(c, page, { title: fmt(tr.order.title, { code }), active: 'messages' }, (
       <OrderPage page={page} code={code} detail={detail} workflowUrl={workflowUrl} />
     ));
   });

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { addOptOut, listOptOuts, listUnmappedOptOuts, removeOptOut } from '../../lib/services/opt-outs.ts';
 import { str, type FieldErrors, type Form } from '../../views/form.ts';
 import { OptOutsPage } from '../../views/pages/opt-outs.tsx';
@@ -15,7 +15,7 @@ export function optOutPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = await loadStorePage(ctx, c);
     const optOuts = await listOptOuts(ctx, c.get('actor'), page.store.store_id);
     const unmapped = await listUnmappedOptOuts(ctx, c.get('actor'), page.store.store_id);
-    return renderShell(c, page, { title: ru.optOuts.title, active: 'optOuts' }, (
+    return renderShell(c, page, { title: tr.optOuts.title, active: 'optOuts' }, (
       <OptOutsPage page={page} optOuts={optOuts} unmapped={unmapped} submitted={submitted} />
     ));
   }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { sendTestMessage } from '../../lib/services/send-test.ts';
 import { getWhatsappSettings, revealWebhookSecret, saveWhatsappSettings } from '../../lib/services/settings.ts';
 import { updateStore } from '../../lib/services/stores.ts';
@@ -20,7 +20,7 @@ export function settingsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const wa = await getWhatsappSettings(ctx, c.get('actor'), page.store.store_id);
     const perBuyer = await getPerBuyerLimit(ctx, c.get('actor'), page.store.store_id);
     const webhookUrl = webhookUrlFor(ctx, page.store.store_id);
-    return renderShell(c, page, { title: ru.settings.title, active: 'settings' }, (
+    return renderShell(c, page, { title: tr.settings.title, active: 'settings' }, (
       <SettingsPage page={page} wa={wa} perBuyer={perBuyer} webhookUrl={webhookUrl} submitted={submitted} />
     ));
   }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { currentLocale, tr } from '../../lib/i18n/request-locale.ts';
 import { createStore, listStores } from '../../lib/services/stores.ts';
 import { str, type FieldErrors, type Form } from '../../views/form.ts';
 import { Shell } from '../../views/layout.tsx';
@@ -17,10 +17,11 @@ export function storeCreatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const csrf = session?.csrfToken ?? '';
     const stores = await listStores(ctx, c.get('actor'));
     const values: NewStoreValues = form
-      ? { name: str(form, 'name'), kaspi_merchant_uid: str(form, 'kaspi_merchant_uid'), timezone: str(form, 'timezone'), poll_interval_seconds: str(form, 'poll_interval_seconds') }
-      : NEW_STORE_DEFAULTS;
+      ? { name: str(form, 'name'), kaspi_merchant_uid: str(form, 'kaspi_merchant_uid'), timezone: str(form, 'timezone'), poll_interval_seconds: str(form, 'poll_interval_seconds'), default_templates: str(form, 'default_templates') }
+      // Templates for buyers in the admin's language when it is Kazakh, else Russian.
+      : { ...NEW_STORE_DEFAULTS, default_templates: currentLocale() === 'kk' ? 'kk' : 'ru' };
     return c.html(
-      <Shell title={ru.newStore.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null}>
+      <Shell title={tr.newStore.title} csrf={csrf} email={session?.email ?? ''} stores={stores} store={null}>
         <NewStorePage csrf={csrf} values={values} errors={errors} canCancel={stores.length > 0} />
       </Shell>,
       // Form errors re-render the form with 200 (like the other pages), so the browser console stays clean.
@@ -43,6 +44,7 @@ export function storeCreatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
         kaspi_merchant_uid: merchant === '' ? null : merchant,
         timezone: timezone === '' ? undefined : timezone,
         poll_interval_seconds: int(form, 'poll_interval_seconds'),
+        default_templates: str(form, 'default_templates') || null,
       });
       return redirectWithFlash(c, `/stores/${store.store_id}/settings`, 'store_created');
     } catch (err) {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { currentLocale, tr } from '../../lib/i18n/request-locale.ts';
 import { ValidationError } from '../../lib/services/errors.ts';
 import { getTemplateStats, makeOnlyVariant, templateStatsCsv } from '../../lib/services/template-stats.ts';
 import { TemplateStatsSection } from '../../views/pages/template-stats.tsx';
@@ -19,10 +19,10 @@ export function templateStatsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   /** The stats of the period asked for; a bad period shows the default one with the reason. */
   async function statsOrDefault(c: PageContext) {
     try {
-      return { stats: await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query()), error: null };
+      return { stats: await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query(), currentLocale()), error: null };
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return { stats: await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), {}), error: errorText(err) };
+      return { stats: await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), {}, currentLocale()), error: errorText(err) };
     }
   }
 
@@ -32,7 +32,7 @@ export function templateStatsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   });
 
   app.get('/:storeId/template-stats/export.csv', async (c) => {
-    const stats = await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query());
+    const stats = await getTemplateStats(ctx, c.get('actor'), c.req.param('storeId'), c.req.query(), currentLocale());
     return c.body(templateStatsCsv(stats), 200, {
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="template-stats-${stats.period.from}-${stats.period.to}.csv"`,
@@ -42,7 +42,7 @@ export function templateStatsPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.post('/:storeId/template-stats/:templateId/make-only', async (c) => {
     const storeId = c.req.param('storeId');
     const done = await makeOnlyVariant(ctx, c.get('actor'), storeId, c.req.param('templateId'));
-    return redirectWithFlash(c, `/stores/${storeId}/templates`, 'only_variant', { event: ru.events[done.event] ?? done.event, name: done.template_name, n: done.deactivated.length });
+    return redirectWithFlash(c, `/stores/${storeId}/templates`, 'only_variant', { event: tr.events[done.event] ?? done.event, name: done.template_name, n: done.deactivated.length });
   });
   return app;
 }

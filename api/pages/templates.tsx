@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { NOTIFY_EVENTS } from '../../drizzle/schema.ts';
 import type { AppContext } from '../../lib/context.ts';
 import type { AuthEnv } from '../../lib/auth/middleware.ts';
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import { NotFoundError, ValidationError } from '../../lib/services/errors.ts';
 import { removeTemplateAttachment, setTemplateAttachment, templateAttachmentFile } from '../../lib/services/template-attachments.ts';
 import { AttachmentUpdate } from '../../views/pages/template-attachment.tsx';
@@ -57,7 +57,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const isNew = editor.templateId === undefined;
     const action = isNew ? `${page.base}/templates` : `${page.base}/templates/${editor.templateId}`;
     const preview = previewTemplate(editor.values.template_text, page.store);
-    return renderShell(c, page, { title: isNew ? ru.templates.new : ru.templates.edit, active: 'templates' }, (
+    return renderShell(c, page, { title: isNew ? tr.templates.new : tr.templates.edit, active: 'templates' }, (
       <TemplateEditPage
         page={page} values={editor.values} errors={editor.errors} action={action} isNew={isNew} preview={preview}
         attachment={editor.templateId === undefined ? undefined : { templateId: editor.templateId, view: editor.attachment ?? null, error: editor.attachmentError ?? null }}
@@ -74,7 +74,7 @@ export function templatePageRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get('/:storeId/templates', async (c) => {
     const page = await loadStorePage(ctx, c);
     const templates = await listTemplates(ctx, c.get('actor'), page.store.store_id);
-    return renderShell(c, page, { title: ru.templates.title, active: 'templates' }, <TemplatesPage page={page} templates={templates} />);
+    return renderShell(c, page, { title: tr.templates.title, active: 'templates' }, <TemplatesPage page={page} templates={templates} />);
   });
 
   app.get('/:storeId/templates/new', async (c) => {

@@ -6,6 +6,7 @@ import { localeFromAcceptLanguage, t } from '../i18n/messages.ts';
 import type { Actor } from '../services/access.ts';
 import { authenticateApiToken } from './api-tokens.ts';
 import { loadSession, SESSION_COOKIE, type SessionInfo } from './sessions.ts';
+import { withLocale } from '../i18n/request-locale.ts';
 
 /** Hono variables set by the middleware below; type routes as `new Hono<AuthEnv>()`. */
 export type AuthEnv = { Variables: { actor: Actor; session: SessionInfo | null } };
@@ -72,7 +73,8 @@ export function requireSession(ctx: AppContext, options: { loginPath?: string } 
     }
     c.set('actor', { kind: 'user', userId: session.userId, isSuperAdmin: session.isSuperAdmin });
     c.set('session', session);
-    await next();
+    // Everything this request renders speaks the user's language.
+    await withLocale(session.locale, next);
   };
 }
 

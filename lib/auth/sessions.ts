@@ -4,6 +4,7 @@ import type { AppContext } from '../context.ts';
 import { randomToken, sha256Hex } from '../crypto.ts';
 import { DUMMY_HASH, hashPassword, needsRehash, PasswordCheckBusyError, verifyPassword } from './passwords.ts';
 import type { LoginRateLimiter } from './rate-limit.ts';
+import { DEFAULT_LOCALE, isLocale, type Locale } from '../i18n/messages.ts';
 import { findUserByEmail } from './users.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface SessionInfo {
   isSuperAdmin: boolean;
   csrfToken: string;
   expiresAt: Date;
+  /** The admin's language (users.locale): ru, kk or en. */
+  locale: Locale;
 }
 
 export async function createSession(ctx: AppContext, userId: string): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
@@ -35,12 +38,12 @@ export async function createSession(ctx: AppContext, userId: string): Promise<{ 
 export async function loadSession(ctx: AppContext, token: string | undefined): Promise<SessionInfo | null> {
   if (!token || token.length > 100) return null;
   const [row] = await ctx.db
-    .select({ userId: sessions.userId, email: users.email, isSuperAdmin: users.isSuperAdmin, csrfToken: sessions.csrfToken, expiresAt: sessions.expiresAt })
+    .select({ userId: sessions.userId, email: users.email, isSuperAdmin: users.isSuperAdmin, csrfToken: sessions.csrfToken, expiresAt: sessions.expiresAt, locale: users.locale })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.idHash, sha256Hex(token)), gt(sessions.expiresAt, ctx.now())))
     .limit(1);
-  return row ?? null;
+  return row ? { ...row, locale: isLocale(row.locale) ? row.locale : DEFAULT_LOCALE } : null;
 }
 
 export async function destroySession(ctx: AppContext, token: string | undefined): Promise<void> {

@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { apiTokens, sessions, storeMembers, stores, users } from '../../drizzle/schema.ts';
 import type { Db } from '../db/client.ts';
+import type { Locale } from '../i18n/messages.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.ts';
 
 /** Account operations shared by the admin CLI and (later) the pages. Errors are plain messages. */
@@ -54,4 +55,9 @@ export async function addMember(db: Db, email: string, storeId: string): Promise
   const [store] = await db.select({ id: stores.id }).from(stores).where(eq(stores.id, storeId));
   if (!store) throw new AccountError(`no store with id ${storeId}`);
   await db.insert(storeMembers).values({ storeId, userId: user.id }).onConflictDoNothing();
+}
+
+/** The admin's language for every page they see (users.locale); the caller has validated it. */
+export async function setUserLocale(db: Db, userId: string, locale: Locale): Promise<void> {
+  await db.update(users).set({ locale, updatedAt: new Date() }).where(eq(users.id, userId));
 }

@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { storeMembers, stores } from '../../drizzle/schema.ts';
+import { storeMembers, stores, templates } from '../../drizzle/schema.ts';
+import { DEFAULT_TEMPLATES, TEMPLATE_LANGUAGES } from '../templates/defaults.ts';
 import type { AppContext } from '../context.ts';
 import { reconcileSchedules } from '../temporal/schedules.ts';
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
@@ -55,6 +56,8 @@ const createSchema = z.object({
   poll_interval_seconds: pollInterval.optional(),
   timezone: timezone.optional(),
   lookback_minutes: lookback.optional(),
+  /** Start with one template per event in this language (lib/templates/defaults.ts); absent/null = none. */
+  default_templates: z.enum(TEMPLATE_LANGUAGES, 'ru или kk (или null — без шаблонов)').nullish(),
 });
 export type CreateStoreInput = z.input<typeof createSchema>;
 
@@ -127,6 +130,9 @@ export async function createStore(ctx: AppContext, actor: Actor, input: unknown)
       .returning();
     if (!created) throw new ConflictError('store_id_taken', 'store id taken', { store_id: t('store_id_taken') });
     await tx.insert(storeMembers).values({ storeId: created.id, userId: actor.userId }).onConflictDoNothing();
+    if (data.default_templates) {
+      await tx.insert(templates).values(DEFAULT_TEMPLATES[data.default_templates].map((d) => ({ storeId: created.id, name: d.name, text: d.text, event: d.event, delayMinutes: d.delayMinutes })));
+    }
     await recordAudit(tx, {
       storeId: created.id,
       actor,
@@ -138,6 +144,7 @@ export async function createStore(ctx: AppContext, actor: Actor, input: unknown)
         poll_interval_seconds: created.pollIntervalSeconds,
         timezone: created.timezone,
         lookback_minutes: created.lookbackMinutes,
+        default_templates: data.default_templates ?? undefined,
       },
     });
     return created;

@@ -3,7 +3,7 @@ import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { NOTIFY_EVENTS, stores, templates, type NotifyEvent } from '../../drizzle/schema.ts';
 import type { AppContext } from '../context.ts';
-import { fmt, t, type Locale } from '../i18n/messages.ts';
+import { fmt, LOCALE_TAGS, t, type Locale } from '../i18n/messages.ts';
 import { localDayStart } from '../pacing/pacing.ts';
 import { decide, wilsonInterval, type Decision, type RateInterval } from '../stats/proportions.ts';
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
@@ -254,7 +254,7 @@ function decisionView(metric: DecidedMetric, variants: VariantStats[], locale: L
   return { ...common, kind: 'undecided', summary: fmt(t('stats_undecided', locale), vars) };
 }
 
-const localeTag = (locale: Locale) => (locale === 'ru' ? 'ru-RU' : 'en-GB');
+const localeTag = (locale: Locale) => (locale === 'en' ? 'en-GB' : LOCALE_TAGS[locale]);
 
 export function percent(fraction: number, locale: Locale = 'ru'): string {
   return new Intl.NumberFormat(localeTag(locale), { style: 'percent', maximumFractionDigits: 0 }).format(fraction);

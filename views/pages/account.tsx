@@ -1,11 +1,21 @@
-import { ru } from '../../lib/i18n/messages.ts';
+import { tr, trSection } from '../../lib/i18n/request-locale.ts';
 import type { ApiTokenInfo } from '../../lib/auth/api-tokens.ts';
-import { Card, Empty, PostButton } from '../components.tsx';
+import { Card, Empty, LanguageSelect, PostButton } from '../components.tsx';
 import { formatDateTime } from '../format.ts';
 
 /** The signed-in user's API tokens: when each was made, last used and expires, and a revoke button. */
 
-const L = ru.tokens;
+const L = trSection('tokens');
+
+/** The language of every page this user sees. */
+export function LanguageCard(props: { csrf: string }) {
+  return (
+    <Card title={tr.language.title} id="language-card">
+      <p class="hint">{tr.language.hint}</p>
+      <LanguageSelect csrf={props.csrf} id="account-locale" />
+    </Card>
+  );
+}
 
 export type TokenRow = ApiTokenInfo & { state: 'active' | 'revoked' | 'expired'; storeName: string | null };
 

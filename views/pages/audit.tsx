@@ -1,4 +1,4 @@
-import { ru } from '../../lib/i18n/messages.ts';
+import { trSection } from '../../lib/i18n/request-locale.ts';
 import type { AuditEntry } from '../../lib/services/audit.ts';
 import { Card, Empty } from '../components.tsx';
 import { formatDateTime } from '../format.ts';
@@ -6,7 +6,7 @@ import type { StorePage } from '../layout.tsx';
 
 /** The store's audit log, newest first, with a link to the older page. */
 
-const L = ru.audit;
+const L = trSection('audit');
 
 function detailsText(details: unknown): string {
   if (!details || typeof details !== 'object') return '';

@@ -1,4 +1,5 @@
-import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tr } from '../../lib/i18n/request-locale.ts';
 import type { DashboardData } from '../../lib/services/dashboard.ts';
 import type { NumberHealthView } from '../../lib/services/number-health.ts';
 import { Alert, Card, Empty, PostButton, SessionBadge, Stat } from '../components.tsx';
@@ -17,7 +18,7 @@ export function DashboardPage(props: { page: StorePage; data: DashboardData; hea
       <div class="page-head">
         <h1>{page.store.name}</h1>
         <span class={`badge ${page.store.sending_paused ? 'badge-bad' : 'badge-ok'}`} id="sending-state">
-          {page.store.sending_paused ? ru.dashboard.paused : ru.dashboard.running}
+          {page.store.sending_paused ? tr.dashboard.paused : tr.dashboard.running}
         </span>
       </div>
       <Alerts alerts={d.alerts} />
@@ -35,10 +36,10 @@ export function DashboardPage(props: { page: StorePage; data: DashboardData; hea
 
 function Alerts(props: { alerts: DashboardData['alerts'] }) {
   return (
-    <Card title={ru.dashboard.alerts} id="alerts">
-      {props.alerts.length === 0 ? <Alert tone="ok">{ru.dashboard.noAlerts}</Alert> : props.alerts.map((a) => (
+    <Card title={tr.dashboard.alerts} id="alerts">
+      {props.alerts.length === 0 ? <Alert tone="ok">{tr.dashboard.noAlerts}</Alert> : props.alerts.map((a) => (
         <Alert tone={SEVERE.has(a.code) ? 'bad' : 'warn'}>
-          {fmt(ru.alerts[a.code] ?? a.code, { detail: a.code === 'session_not_working' ? (ru.sessionStatuses[a.detail ?? ''] ?? a.detail ?? '') : (a.detail ?? '') })}
+          {fmt(tr.alerts[a.code] ?? a.code, { detail: a.code === 'session_not_working' ? (tr.sessionStatuses[a.detail ?? ''] ?? a.detail ?? '') : (a.detail ?? '') })}
         </Alert>
       ))}
     </Card>
@@ -47,10 +48,10 @@ function Alerts(props: { alerts: DashboardData['alerts'] }) {
 
 function Today(props: { today: DashboardData['today'] }) {
   return (
-    <Card title={ru.dashboard.today} id="today">
-      <p class="hint card-hint">{ru.dashboard.todayHint}</p>
+    <Card title={tr.dashboard.today} id="today">
+      <p class="hint card-hint">{tr.dashboard.todayHint}</p>
       <div class="stats">
-        {TODAY_ORDER.map((s) => <Stat label={ru.statuses[s] ?? s} value={props.today[s] ?? 0} tone={s} id={`today-${s}`} />)}
+        {TODAY_ORDER.map((s) => <Stat label={tr.statuses[s] ?? s} value={props.today[s] ?? 0} tone={s} id={`today-${s}`} />)}
       </div>
     </Card>
   );
@@ -59,17 +60,17 @@ function Today(props: { today: DashboardData['today'] }) {
 function Queue(props: { data: DashboardData }) {
   const { queueDepth, drain } = props.data;
   return (
-    <Card title={ru.dashboard.queue} id="queue">
+    <Card title={tr.dashboard.queue} id="queue">
       <div class="stats">
-        <Stat label={ru.dashboard.queueDepth} value={queueDepth} id="queue-depth" />
+        <Stat label={tr.dashboard.queueDepth} value={queueDepth} id="queue-depth" />
         <Stat
-          label={drain?.finishesAt ? ru.dashboard.drain : ru.dashboard.drainDone}
+          label={drain?.finishesAt ? tr.dashboard.drain : tr.dashboard.drainDone}
           value={drain?.finishesAt ? formatDuration(drain.durationMs) : '—'}
           id="drain"
         />
       </div>
       {drain && Number.isFinite(drain.messagesPerHour) ? (
-        <p class="muted">{fmt(ru.dashboard.rate, { n: Math.round(drain.messagesPerHour) })}</p>
+        <p class="muted">{fmt(tr.dashboard.rate, { n: Math.round(drain.messagesPerHour) })}</p>
       ) : null}
     </Card>
   );
@@ -79,17 +80,17 @@ function Session(props: { page: StorePage; data: DashboardData }) {
   const { sender } = props.data;
   const store = props.page.store;
   return (
-    <Card title={ru.dashboard.session} id="session">
+    <Card title={tr.dashboard.session} id="session">
       <dl class="kv">
-        <dt>{ru.dashboard.session}</dt>
+        <dt>{tr.dashboard.session}</dt>
         <dd>{sender ? <SessionBadge status={sender.sessionStatus} /> : '—'}</dd>
-        <dt>{ru.dashboard.sentToday}</dt>
-        <dd>{sender ? `${sender.sentToday}${sender.dailyCap !== null ? ` ${fmt(ru.dashboard.cap, { n: sender.dailyCap })}` : ''}` : '—'}</dd>
-        <dt>{ru.dashboard.lastPoll}</dt>
-        <dd>{store.last_poll_at ? formatDateTime(store.last_poll_at, store.timezone) : ru.dashboard.never}</dd>
+        <dt>{tr.dashboard.sentToday}</dt>
+        <dd>{sender ? `${sender.sentToday}${sender.dailyCap !== null ? ` ${fmt(tr.dashboard.cap, { n: sender.dailyCap })}` : ''}` : '—'}</dd>
+        <dt>{tr.dashboard.lastPoll}</dt>
+        <dd>{store.last_poll_at ? formatDateTime(store.last_poll_at, store.timezone) : tr.dashboard.never}</dd>
         {store.last_poll_error ? (
           <>
-            <dt>{ru.dashboard.lastPollError}</dt>
+            <dt>{tr.dashboard.lastPollError}</dt>
             <dd class="text-bad">{store.last_poll_error}</dd>
           </>
         ) : null}
@@ -106,32 +107,32 @@ function NumberHealth(props: { page: StorePage; health: NumberHealthView }) {
   const u = h.unanswered;
   const over = u.threshold !== null && u.count >= u.threshold;
   return (
-    <Card title={ru.dashboard.numberHealth} id="number-health">
+    <Card title={tr.dashboard.numberHealth} id="number-health">
       <div class="grid-2">
         <div id="warmup">
-          <h3>{ru.dashboard.warmup}</h3>
+          <h3>{tr.dashboard.warmup}</h3>
           {w.active ? (
             <>
-              <p>{fmt(ru.dashboard.warmupDay, { day: w.day, days: w.days })}</p>
+              <p>{fmt(tr.dashboard.warmupDay, { day: w.day, days: w.days })}</p>
               <div class="stats">
-                <Stat label={ru.dashboard.warmupAllowance} value={w.allowance} id="warmup-allowance" />
-                <Stat label={ru.dashboard.sentToday} value={w.sent_today} id="warmup-sent" tone={w.sent_today >= w.allowance ? 'failed' : undefined} />
+                <Stat label={tr.dashboard.warmupAllowance} value={w.allowance} id="warmup-allowance" />
+                <Stat label={tr.dashboard.sentToday} value={w.sent_today} id="warmup-sent" tone={w.sent_today >= w.allowance ? 'failed' : undefined} />
               </div>
-              <p class="muted" id="warmup-ends">{fmt(ru.dashboard.warmupEnds, { date: formatDate(w.ends_at, tz) })}</p>
-              {w.sent_today >= w.allowance ? <Alert tone="warn">{ru.dashboard.warmupReached}</Alert> : null}
-              <PostButton action={`${page.base}/end-warmup`} csrf={page.csrf} label={ru.dashboard.endWarmup} class="btn btn-warn" confirm={ru.dashboard.endWarmupConfirm} id="end-warmup" />
+              <p class="muted" id="warmup-ends">{fmt(tr.dashboard.warmupEnds, { date: formatDate(w.ends_at, tz) })}</p>
+              {w.sent_today >= w.allowance ? <Alert tone="warn">{tr.dashboard.warmupReached}</Alert> : null}
+              <PostButton action={`${page.base}/end-warmup`} csrf={page.csrf} label={tr.dashboard.endWarmup} class="btn btn-warn" confirm={tr.dashboard.endWarmupConfirm} id="end-warmup" />
             </>
           ) : (
-            <p class="muted">{w.ended_early_at ? fmt(ru.dashboard.warmupEndedEarly, { date: formatDateTime(w.ended_early_at, tz) }) : h.paired_at ? ru.dashboard.warmupOver : ru.dashboard.warmupNotPaired}</p>
+            <p class="muted">{w.ended_early_at ? fmt(tr.dashboard.warmupEndedEarly, { date: formatDateTime(w.ended_early_at, tz) }) : h.paired_at ? tr.dashboard.warmupOver : tr.dashboard.warmupNotPaired}</p>
           )}
         </div>
         <div id="unanswered">
-          <h3>{ru.dashboard.unanswered}</h3>
+          <h3>{tr.dashboard.unanswered}</h3>
           <div class="stats">
-            <Stat label={fmt(ru.dashboard.unansweredMonth, { month: formatMonth(u.month_start, tz) })} value={u.count} id="unanswered-count" tone={over ? 'failed' : undefined} />
+            <Stat label={fmt(tr.dashboard.unansweredMonth, { month: formatMonth(u.month_start, tz) })} value={u.count} id="unanswered-count" tone={over ? 'failed' : undefined} />
           </div>
-          <p class="muted">{u.threshold !== null ? fmt(ru.dashboard.unansweredThreshold, { n: u.threshold }) : ru.dashboard.unansweredNoThreshold}</p>
-          {over ? <Alert tone="warn">{ru.dashboard.unansweredOver}</Alert> : null}
+          <p class="muted">{u.threshold !== null ? fmt(tr.dashboard.unansweredThreshold, { n: u.threshold }) : tr.dashboard.unansweredNoThreshold}</p>
+          {over ? <Alert tone="warn">{tr.dashboard.unansweredOver}</Alert> : null}
         </div>
       </div>
     </Card>
@@ -145,19 +146,19 @@ function DailyChart(props: { daily: DashboardData['daily'] }) {
   const chart = {
     labels: daily.map((x) => `${x.date.slice(8, 10)}.${x.date.slice(5, 7)}`),
     datasets: [
-      { label: ru.dashboard.chartSent, data: daily.map((x) => x.sent), color: '#16a34a' },
-      { label: ru.dashboard.chartFailed, data: daily.map((x) => x.failed), color: '#dc2626' },
-      { label: ru.dashboard.chartSkipped, data: daily.map((x) => x.skipped), color: '#9ca3af' },
-      { label: ru.dashboard.chartPending, data: daily.map((x) => x.pending), color: '#f59e0b' },
+      { label: tr.dashboard.chartSent, data: daily.map((x) => x.sent), color: '#16a34a' },
+      { label: tr.dashboard.chartFailed, data: daily.map((x) => x.failed), color: '#dc2626' },
+      { label: tr.dashboard.chartSkipped, data: daily.map((x) => x.skipped), color: '#9ca3af' },
+      { label: tr.dashboard.chartPending, data: daily.map((x) => x.pending), color: '#f59e0b' },
     ],
   };
   return (
-    <Card title={ru.dashboard.chart} id="chart-card">
+    <Card title={tr.dashboard.chart} id="chart-card">
       {hasData ? (
         <div class="chart-box">
-          <canvas id="daily-chart" data-chart={JSON.stringify(chart)} aria-label={ru.dashboard.chart} role="img"></canvas>
+          <canvas id="daily-chart" data-chart={JSON.stringify(chart)} aria-label={tr.dashboard.chart} role="img"></canvas>
         </div>
-      ) : <Empty text={ru.dashboard.noData} />}
+      ) : <Empty text={tr.dashboard.noData} />}
     </Card>
   );
 }
@@ -165,12 +166,12 @@ function DailyChart(props: { daily: DashboardData['daily'] }) {
 function Emergency(props: { page: StorePage }) {
   const { page } = props;
   return (
-    <Card title={ru.dashboard.emergency} id="emergency">
+    <Card title={tr.dashboard.emergency} id="emergency">
       <div class="actions">
         {page.store.sending_paused
-          ? <PostButton action={`${page.base}/resume`} csrf={page.csrf} label={ru.dashboard.resume} class="btn btn-primary" id="resume-sending" />
-          : <PostButton action={`${page.base}/pause`} csrf={page.csrf} label={ru.dashboard.pause} class="btn btn-warn" id="pause-sending" />}
-        <PostButton action={`${page.base}/cancel-queued`} csrf={page.csrf} label={ru.dashboard.cancelQueued} class="btn btn-danger" confirm={ru.dashboard.cancelConfirm} id="cancel-queued" />
+          ? <PostButton action={`${page.base}/resume`} csrf={page.csrf} label={tr.dashboard.resume} class="btn btn-primary" id="resume-sending" />
+          : <PostButton action={`${page.base}/pause`} csrf={page.csrf} label={tr.dashboard.pause} class="btn btn-warn" id="pause-sending" />}
+        <PostButton action={`${page.base}/cancel-queued`} csrf={page.csrf} label={tr.dashboard.cancelQueued} class="btn btn-danger" confirm={tr.dashboard.cancelConfirm} id="cancel-queued" />
       </div>
     </Card>
   );

@@ -1,5 +1,6 @@
 import { NOTIFICATION_STATUSES, NOTIFY_EVENTS } from '../../drizzle/schema.ts';
-import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tr, trSection } from '../../lib/i18n/request-locale.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
 import { formatBytes } from '../../lib/templates/attachments.ts';
 import type { MessageDetail as MessageDetailData, OrderDetail, PageResendOutcome } from '../../lib/services/message-detail.ts';
@@ -11,7 +12,18 @@ import type { StorePage } from '../layout.tsx';
 
 /** The message log (filters, keyset pages, row detail with resend) and the order page. */
 
-const L = ru.messages;
+const L = trSection('messages');
+
+/**
+ * Why a message waits or ended, in the reader's language: from its code through the catalogue; the
+ * Russian text stored beside the code only for a code the catalogue does not know.
+ */
+function reasonText(m: { status: string; reason_code: string | null; reason: string | null }): string | null {
+  const code = m.reason_code;
+  if (!code) return m.reason;
+  const waiting = m.status === 'queued' || m.status === 'scheduled';
+  return (waiting ? tr.waitReasons[code] ?? tr.reasons[code] : tr.reasons[code] ?? tr.waitReasons[code]) ?? m.reason;
+}
 
 export type MessageFilterValues = {
   status: string;
@@ -74,13 +86,13 @@ function MessageFilters(props: { page: StorePage; filters: MessageFilterValues; 
       <Field label={L.status} for="f-status" error={errors.status}>
         <select id="f-status" name="status">
           <option value="">{L.any}</option>
-          {NOTIFICATION_STATUSES.map((s) => <option value={s} selected={filters.status === s}>{ru.statuses[s]}</option>)}
+          {NOTIFICATION_STATUSES.map((s) => <option value={s} selected={filters.status === s}>{tr.statuses[s]}</option>)}
         </select>
       </Field>
       <Field label={L.event} for="f-event" error={errors.event}>
         <select id="f-event" name="event">
           <option value="">{L.any}</option>
-          {NOTIFY_EVENTS.map((e) => <option value={e} selected={filters.event === e}>{ru.events[e]}</option>)}
+          {NOTIFY_EVENTS.map((e) => <option value={e} selected={filters.event === e}>{tr.events[e]}</option>)}
         </select>
       </Field>
       <Field label={L.orderCode} for="f-order" error={errors.order_code ?? errors.cursor}>
@@ -117,7 +129,7 @@ function MessageRows(props: { page: StorePage; messages: MessageView[] }) {
             <td><EventLabel event={m.event} /></td>
             <td><StatusBadge status={m.status} /></td>
             <td class="nowrap">{m.customer_phone ? maskPhone(m.customer_phone) : '—'}</td>
-            <td class="msg-text"><div class="clamp">{m.message_text ?? '—'}</div>{m.reason ? <div class="muted small">{m.reason}</div> : null}</td>
+            <td class="msg-text"><div class="clamp">{m.message_text ?? '—'}</div>{reasonText(m) ? <div class="muted small">{reasonText(m)}</div> : null}</td>
             <td>
               <button type="button" class="btn btn-small" hx-get={`${page.base}/messages/${m.id}`} hx-target={`#detail-${m.id}`} hx-swap="innerHTML" data-toggle-row={`detail-row-${m.id}`}>
                 {L.details}
@@ -249,12 +261,12 @@ export function ResendResult(props: { outcome: PageResendOutcome }) {
   if (o.result === 'started') return <Alert tone="ok" id="resend-result">{fmt(L.resendStarted, { n: o.attemptNo })}</Alert>;
   if (o.result === 'expired') return <Alert tone="warn" id="resend-result">{L.resendExpired}</Alert>;
   if (o.result === 'in_progress') return <Alert tone="warn" id="resend-result">{L.resendInProgress}</Alert>;
-  return <Alert tone="bad" id="resend-result">{fmt(L.resendNotAllowed, { status: ru.statuses[o.status] ?? o.status })}</Alert>;
+  return <Alert tone="bad" id="resend-result">{fmt(L.resendNotAllowed, { status: tr.statuses[o.status] ?? o.status })}</Alert>;
 }
 
 // ---- the order page ----------------------------------------------------------------------------
 
-const O = ru.order;
+const O = trSection('order');
 
 export function OrderPage(props: { page: StorePage; code: string; detail: OrderDetail; workflowUrl: WorkflowLink }) {
   const { page, detail: d } = props;
@@ -296,11 +308,11 @@ function OrderMessage(props: { message: MessageView; timezone: string; workflowU
         <span class="muted small">{formatDateTime(m.created_at, tz)}</span>
       </div>
       {m.message_text ? <div class="bubble">{m.message_text}</div> : null}
-      {m.reason ? <p class="muted small">{m.reason}</p> : null}
+      {reasonText(m) ? <p class="muted small">{reasonText(m)}</p> : null}
       <p class="small muted">
-        {m.sent_at ? `${ru.statuses.sent}: ${formatDateTime(m.sent_at, tz)} ` : ''}
-        {m.delivered_at ? `· ${ru.statuses.delivered}: ${formatDateTime(m.delivered_at, tz)} ` : ''}
-        {m.read_at ? `· ${ru.statuses.read}: ${formatDateTime(m.read_at, tz)}` : ''}
+        {m.sent_at ? `${tr.statuses.sent}: ${formatDateTime(m.sent_at, tz)} ` : ''}
+        {m.delivered_at ? `· ${tr.statuses.delivered}: ${formatDateTime(m.delivered_at, tz)} ` : ''}
+        {m.read_at ? `· ${tr.statuses.read}: ${formatDateTime(m.read_at, tz)}` : ''}
       </p>
       {m.workflow_id ? <a class="small" href={props.workflowUrl(m.workflow_id)} target="_blank" rel="noopener noreferrer">{L.workflow}</a> : null}
     </li>

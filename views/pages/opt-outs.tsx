@@ -1,4 +1,4 @@
-import { ru } from '../../lib/i18n/messages.ts';
+import { trSection } from '../../lib/i18n/request-locale.ts';
 import { maskPhone } from '../../lib/phones/phones.ts';
 import type { OptOutView, UnmappedOptOutView } from '../../lib/services/opt-outs.ts';
 import { Alert, Card, Csrf, Empty, Field, PostButton } from '../components.tsx';
@@ -8,7 +8,7 @@ import type { StorePage } from '../layout.tsx';
 
 /** Opt-outs: the add form, the list, and the "stop" replies not yet matched to a number. */
 
-const L = ru.optOuts;
+const L = trSection('optOuts');
 
 export function OptOutsPage(props: { page: StorePage; optOuts: OptOutView[]; unmapped: UnmappedOptOutView[]; submitted?: { form: Form; errors: FieldErrors } }) {
   const { page } = props;

@@ -1,4 +1,5 @@
-import { fmt, ru, t } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tc, trSection } from '../../lib/i18n/request-locale.ts';
 import type { Reachability } from '../../lib/review-links/reachability.ts';
 import type { ReviewLinkSettingsView } from '../../lib/services/review-links.ts';
 import { Alert, Card, Csrf } from '../components.tsx';
@@ -9,7 +10,7 @@ import { formatDateTime } from '../format.ts';
  * switch that declares PUBLIC_URL reachable from the internet, and the button that checks it.
  */
 
-const L = ru.reviewLinks;
+const L = trSection('reviewLinks');
 
 export function ReviewLinkSettingsPlaceholder(props: { base: string }) {
   return <div id="review-link-settings" hx-get={`${props.base}/settings/review-links`} hx-trigger="load" hx-swap="outerHTML"></div>;
@@ -44,6 +45,6 @@ export function ReviewLinkSettings(props: { base: string; csrf: string; settings
 /** What the check found, in the seller's words. */
 export function ReviewLinkCheckResult(props: { result: Reachability }) {
   const r = props.result;
-  if (r.ok) return <Alert tone={r.localOnly ? 'warn' : 'ok'}>{fmt(t(r.localOnly ? 'review_check_local' : 'review_check_ok'), { url: r.url })}</Alert>;
-  return <Alert tone="bad">{fmt(t(`review_check_${r.reason}`), { url: r.url, detail: r.detail ?? '' })}</Alert>;
+  if (r.ok) return <Alert tone={r.localOnly ? 'warn' : 'ok'}>{fmt(tc(r.localOnly ? 'review_check_local' : 'review_check_ok'), { url: r.url })}</Alert>;
+  return <Alert tone="bad">{fmt(tc(`review_check_${r.reason}`), { url: r.url, detail: r.detail ?? '' })}</Alert>;
 }

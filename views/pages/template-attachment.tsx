@@ -1,4 +1,4 @@
-import { ru } from '../../lib/i18n/messages.ts';
+import { trSection } from '../../lib/i18n/request-locale.ts';
 import type { AttachmentView } from '../../lib/services/templates.ts';
 import { formatBytes } from '../../lib/templates/attachments.ts';
 import { Csrf } from '../components.tsx';
@@ -10,7 +10,7 @@ import type { StorePage } from '../layout.tsx';
  * WhatsApp shows it above the caption in the live preview.
  */
 
-const A = ru.templates.attachment;
+const A = trSection('templates', 'attachment');
 
 /** The file's address on our origin; the hash changes the URL whenever the file does. */
 export function attachmentUrl(base: string, templateId: string, a: Pick<AttachmentView, 'sha256'>): string {

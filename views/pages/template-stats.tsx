@@ -1,4 +1,5 @@
-import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { trSection } from '../../lib/i18n/request-locale.ts';
 import type { DecisionView, EventStats, StatMetric, TemplateStats, VariantStats } from '../../lib/services/template-stats.ts';
 import { percent } from '../../lib/services/template-stats.ts';
 import type { RateInterval } from '../../lib/stats/proportions.ts';
@@ -10,7 +11,7 @@ import { Alert, Empty, EventLabel, PostButton } from '../components.tsx';
  * "keep only this one" beside each variant.
  */
 
-const L = ru.templateStats;
+const L = trSection('templateStats');
 
 /** What the templates page holds until the fragment arrives. */
 export function TemplateStatsPlaceholder(props: { base: string }) {
@@ -53,12 +54,13 @@ function PeriodForm(props: { base: string; stats: TemplateStats }) {
   );
 }
 
-const COLUMNS: { metric: StatMetric; label: string }[] = [
-  { metric: 'delivered', label: L.delivered },
-  { metric: 'read', label: L.read },
-  { metric: 'replied', label: L.replied },
-  { metric: 'opted_out', label: L.optedOut },
-  { metric: 'review_opened', label: L.reviewOpened },
+// Labels are read when a page renders: the catalogue answers in the reader's language.
+const COLUMNS: { metric: StatMetric; label: () => string }[] = [
+  { metric: 'delivered', label: () => L.delivered },
+  { metric: 'read', label: () => L.read },
+  { metric: 'replied', label: () => L.replied },
+  { metric: 'opted_out', label: () => L.optedOut },
+  { metric: 'review_opened', label: () => L.reviewOpened },
 ];
 
 function EventBlock(props: { base: string; csrf: string; event: EventStats }) {
@@ -79,7 +81,7 @@ function EventBlock(props: { base: string; csrf: string; event: EventStats }) {
             <tr>
               <th>{L.variant}</th>
               <th class="num">{L.sent}</th>
-              {columns.map((c) => <th class="num">{c.label}</th>)}
+              {columns.map((c) => <th class="num">{c.label()}</th>)}
               <th></th>
             </tr>
           </thead>

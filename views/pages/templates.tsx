@@ -1,5 +1,6 @@
 import { NOTIFY_EVENTS } from '../../drizzle/schema.ts';
-import { fmt, ru } from '../../lib/i18n/messages.ts';
+import { fmt } from '../../lib/i18n/messages.ts';
+import { tr, trSection } from '../../lib/i18n/request-locale.ts';
 import type { TemplatePreview, TemplateView } from '../../lib/services/templates.ts';
 import { TEMPLATE_VARIABLES } from '../../lib/templates/render.ts';
 import { Alert, Card, Csrf, EventLabel, Empty, Field, PostButton } from '../components.tsx';
@@ -12,7 +13,7 @@ import type { AttachmentView } from '../../lib/services/templates.ts';
 
 /** Templates: the list, the editor (new and edit) and its live preview fragment. */
 
-const L = ru.templates;
+const L = trSection('templates');
 
 /** The editor's fields as text, the way the form shows them. */
 export interface TemplateFormValues {
@@ -69,7 +70,7 @@ function TemplateRow(props: { page: StorePage; template: TemplateView; variants:
       <td><EventLabel event={t.event} />{t.is_active && variants > 1 ? <div class="muted small">{fmt(L.variants, { n: variants })}</div> : null}</td>
       <td><span class={`badge ${t.is_active ? 'badge-ok' : 'badge-muted'}`}>{t.is_active ? L.active : L.inactive}</span></td>
       <td class="num">{t.weight}</td>
-      <td class="num">{t.delay_minutes ? `${t.delay_minutes} ${ru.minutes}` : '—'}</td>
+      <td class="num">{t.delay_minutes ? `${t.delay_minutes} ${tr.minutes}` : '—'}</td>
       <td class="nowrap">{formatDateTime(t.updated_at, page.store.timezone)}</td>
       <td class="row-actions">
         <a class="btn btn-small" href={`${page.base}/templates/${t.id}`}>{L.editLink}</a>
@@ -157,7 +158,7 @@ function TemplateSettingsFields(props: { values: TemplateFormValues; errors: Fie
       <div class="row-3">
         <Field label={L.event} for="event" error={errors.event}>
           <select id="event" name="event">
-            {NOTIFY_EVENTS.map((e) => <option value={e} selected={v.event === e}>{ru.events[e]}</option>)}
+            {NOTIFY_EVENTS.map((e) => <option value={e} selected={v.event === e}>{tr.events[e]}</option>)}
           </select>
         </Field>
         <Field label={L.weight} for="weight" error={errors.weight}>
@@ -204,7 +205,7 @@ function VariablePalette() {
       <p class="palette-title">{L.variables} <span class="muted">— {L.variablesHint}</span></p>
       <div class="chips">
         {TEMPLATE_VARIABLES.map((tv) => (
-          <button type="button" class="chip" data-insert={tv.placeholder} data-target="template_text" title={`${tv.description}: ${tv.sample}`}>
+          <button type="button" class="chip" data-insert={tv.placeholder} data-target="template_text" title={`${tr.templates.variableHelp[tv.name] ?? tv.description}: ${tv.sample}`}>
             {tv.placeholder}
           </button>
         ))}
