@@ -37,7 +37,7 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function startNpm(): Promise<{ child: ChildProcess; output: () => string; ports: { temporal: number; postgres: number } }> {
+async function startNpm(until = 'Press Ctrl-C to stop'): Promise<{ child: ChildProcess; output: () => string; ports: { temporal: number; postgres: number } }> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORT: String(await findFreePort()), TEMPORAL_PORT: String(await findFreePort()), TEMPORAL_UI_PORT: String(await findFreePort()) };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
@@ -48,12 +48,12 @@ async function startNpm(): Promise<{ child: ChildProcess; output: () => string; 
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const deadline = Date.now() + 180_000;
-  while (!output.includes('Press Ctrl-C to stop')) {
+  while (!output.includes(until)) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const postgres = Number(readFileSync(path.join(dataDir, 'postgres-port'), 'utf8'));
-  return { child, output: () => output, ports: { temporal: Number(env.TEMPORAL_PORT), postgres } };
+  const ports = { temporal: Number(env.TEMPORAL_PORT), get postgres() { return Number(readFileSync(path.join(dataDir, 'postgres-port'), 'utf8')); } };
+  return { child, output: () => output, ports };
 }
 
 /**
@@ -86,4 +86,17 @@ describe('stopping npm start', () => {
       expect(readdirSync(dataDir)).not.toContain('runtime.json');
     }, 240_000);
   }
+
+  it('SIGTERM to the group while PostgreSQL is still starting leaves nothing either', async () => {
+    const run = await startNpm('Starting embedded PostgreSQL');
+    const signalledAt = Date.now();
+    process.kill(-run.child.pid!, 'SIGTERM');
+    await new Promise<void>((resolve) => (run.child.exitCode !== null ? resolve() : run.child.once('exit', () => resolve())));
+    let left = serversOf(run.ports);
+    while (left.length && Date.now() - signalledAt < 10_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = serversOf(run.ports);
+    }
+    expect(left, run.output()).toEqual([]);
+  }, 240_000);
 });
