@@ -13,12 +13,20 @@ import { startCluster } from '../lib/runtime/cluster.ts';
 import { assertPortsFree, PortInUseError } from '../lib/runtime/ports.ts';
 import { ensureProductionBuild } from '../lib/runtime/production-build.ts';
 import { installShutdown } from '../lib/runtime/shutdown.ts';
-import { loadOrCreateAppSecret, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
+import { isAlive } from '../lib/runtime/go-install.ts';
+import { loadOrCreateAppSecret, readRuntimeState, runtimeFile, writeRuntimeState } from '../lib/runtime/state.ts';
 import { connectTemporal } from '../lib/temporal/client.ts';
 import { reconcileSchedules } from '../lib/temporal/schedules.ts';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+};
 
 const clusterEnv = z.object({
   WORKERS: z.coerce.number().int().min(1, 'must be at least 1').max(16, 'at most 16').default(2),
@@ -48,6 +56,13 @@ if (config.TEMPORAL_ADDRESS) {
 }
 
 const dataDir = path.resolve(config.DATA_DIR, 'cluster');
+// A second cluster on the same data would stop the first one's PostgreSQL (embedded-postgres.ts
+// stops a server left on its data dir): refuse, as npm start does.
+const previous = readRuntimeState(dataDir);
+if (previous && previous.pid !== process.pid && isAlive(previous.pid) && cmdline(previous.pid).includes('bin/cluster')) {
+  say(`kaspi-notify cluster is already running from ${dataDir} (pid ${previous.pid}); stop it first.`);
+  process.exit(1);
+}
 const stack = installShutdown({ say, onStopped: () => rmSync(runtimeFile(dataDir), { force: true }) });
 
 try {
@@ -57,6 +72,7 @@ try {
     ...Object.fromEntries(webPorts.map((p, i) => [`PORT+${i + 1} (web replica ${i + 1})`, p])),
     TEMPORAL_PORT: config.TEMPORAL_PORT,
     TEMPORAL_UI_PORT: config.TEMPORAL_UI_PORT,
+    ...Object.fromEntries(Array.from({ length: env.WORKERS }, (_, i) => [`WORKER_METRICS_PORT+${i}`, config.WORKER_METRICS_PORT + i])),
   });
   const appSecret = config.APP_SECRET ?? loadOrCreateAppSecret(dataDir);
   // Workers and web run what production runs: the compiled dist/ with plain node.

@@ -66,8 +66,8 @@ const configSchema = z.object({
    */
   TEMPORAL_API_KEY: z.string().trim().optional().transform((s) => (s === '' ? undefined : s)),
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
-  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().trim().min(1).optional(),
-  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().trim().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.preprocess(blankToUndefined, z.string().trim().min(1).optional()),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.preprocess(blankToUndefined, z.string().trim().min(1).optional()),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1, 'must not be empty').default('kaspi-notify'),
   TEMPORAL_UI_URL: optionalUrl,
   TEMPORAL_CLI: z.string().trim().optional(),

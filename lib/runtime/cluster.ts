@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { runMigrations } from '../db/migrate.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import { startFrontDoor, type FrontDoor } from './front-door.ts';
-import { findFreePort, findFreePortInRange } from './ports.ts';
+import { findFreePort, findFreePortInRange, isPortFree } from './ports.ts';
 import { stopChild } from './process.ts';
 import { ensureTemporalCli, type Progress } from './temporal-cli.ts';
 import {
@@ -161,7 +161,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const databaseUrl = withDatabase(adminUrl, APP_DATABASE, { user: APP_ROLE, password: secrets.appPassword });
     await runMigrations(databaseUrl);
 
-    const internal = await readOrCreate(path.join(dir, 'cluster-ports.json'), portsSchema, async () => ({
+    const portsFile = path.join(dir, 'cluster-ports.json');
+    // Saved ports keep the config stable across restarts, but one taken meanwhile means new ones.
+    if (existsSync(portsFile)) {
+      const saved = portsSchema.safeParse(JSON.parse(readFileSync(portsFile, 'utf8')));
+      const all = saved.success ? [saved.data.frontendHttp, saved.data.history, saved.data.matching, saved.data.worker, saved.data.metrics, ...Object.values(saved.data.membership)] : [];
+      for (const p of all) {
+        if (!(await isPortFree(p))) {
+          rmSync(portsFile, { force: true });
+          break;
+        }
+      }
+    }
+    const internal = await readOrCreate(portsFile, portsSchema, async () => ({
       frontendHttp: await findFreePort(), history: await findFreePort(), matching: await findFreePort(), worker: await findFreePort(), metrics: await findFreePort(),
       // Temporal keeps membership ports in a smallint column (cluster_membership.rpc_port): below 32768.
       membership: { frontend: await belowSmallint(), history: await belowSmallint(), matching: await belowSmallint(), worker: await belowSmallint() },
@@ -180,8 +192,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     stack.push({ name: 'Temporal UI', stop: () => ui.stop() });
 
     const baseEnv: Record<string, string> = {
+      NODE_ENV: 'production',
       ...options.appEnv,
-      NODE_ENV: process.env.NODE_ENV ?? 'production',
+      // Our own server listens on loopback without TLS: Cloud credentials in the shell do not apply.
+      TEMPORAL_API_KEY: '',
+      TEMPORAL_TLS: 'false',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: '',
+      TEMPORAL_TLS_CLIENT_KEY_PATH: '',
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: options.namespace,

@@ -56,17 +56,16 @@ export async function createTemporalDatabases(server: PostgresServer, role: Temp
  * folder: the same two steps upgrade an existing database after a server upgrade.
  */
 export function migrateTemporalSchemas(binaries: TemporalServerBinaries, server: PostgresServer, role: TemporalDatabaseRole, names: TemporalDatabaseNames = TEMPORAL_DATABASES): void {
-  const base = ['--plugin', 'postgres12', '--ep', server.host, '--port', String(server.port), '--user', role.user, '--password', role.password];
+  const base = ['--plugin', 'postgres12', '--ep', server.host, '--port', String(server.port), '--user', role.user];
+  // The password through SQL_PASSWORD (temporal-sql-tool's own variable), not argv, which `ps` shows.
+  const env = { ...process.env, SQL_PASSWORD: role.password };
   const run = (db: string, args: string[]) => {
-    const r = spawnSync(binaries.sqlTool, [...base, '--db', db, ...args], { encoding: 'utf8' });
+    const r = spawnSync(binaries.sqlTool, [...base, '--db', db, ...args], { encoding: 'utf8', env });
     if (r.status !== 0) throw new Error(`temporal-sql-tool ${args[0]} on ${db} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   };
   for (const [db, folder] of [[names.default, 'temporal'], [names.visibility, 'visibility']] as const) {
-    const versions = spawnSync(binaries.sqlTool, [...base, '--db', db, 'setup-schema', '-v', '0.0'], { encoding: 'utf8' });
-    // A second run finds schema_version already there; update-schema below is the real check.
-    if (versions.status !== 0 && !/already exists/i.test(versions.stderr + versions.stdout)) {
-      throw new Error(`temporal-sql-tool setup-schema on ${db} failed: ${(versions.stderr || versions.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-    }
+    // Both are no-ops on a current database: setup-schema creates its tables only when missing.
+    run(db, ['setup-schema', '-v', '0.0']);
     run(db, ['update-schema', '-d', path.join(binaries.postgresSchemaDir, folder, 'versioned')]);
   }
 }

@@ -34,3 +34,10 @@ describe('Temporal connection security (existing cluster, Temporal Cloud)', () =
     expect(() => loadConfig({ TEMPORAL_API_KEY: 'secret-key', TEMPORAL_TLS: 'yes' })).toThrow(ConfigError);
   });
 });
+
+describe('blank Temporal security variables', () => {
+  it('count as unset (npm run cluster blanks them for its local workers)', () => {
+    const config = loadConfig({ TEMPORAL_API_KEY: '', TEMPORAL_TLS: 'false', TEMPORAL_TLS_CLIENT_CERT_PATH: '', TEMPORAL_TLS_CLIENT_KEY_PATH: '' });
+    expect(temporalConnectionOptions(config)).toEqual({});
+  });
+});
