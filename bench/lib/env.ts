@@ -93,10 +93,20 @@ async function startClusterTemporal(serverUrl: string, tmp: string, cli: string,
   const url = new URL(serverUrl);
   url.pathname = '/postgres';
   const server: PostgresServer = { host: url.hostname, port: Number(url.port || 5432), adminUrl: url.toString() };
-  const role = { user: 'temporal_bench', password: randomBytes(12).toString('hex') };
+  // Role and databases of this run only: concurrent runs never share or reset each other's.
+  const role = { user: `temporal_bench_${process.pid}`, password: randomBytes(12).toString('hex') };
   const databases = { default: `temporal_bench_${process.pid}`, visibility: `temporal_visibility_bench_${process.pid}` };
+  const dropAll = async () => {
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    try {
+      for (const db of [databases.default, databases.visibility]) await admin.query(`drop database if exists ${pg.escapeIdentifier(db)} with (force)`);
+      await admin.query(`drop role if exists ${pg.escapeIdentifier(role.user)}`);
+    } finally {
+      await admin.end();
+    }
+  };
   await createTemporalDatabases(server, role, databases);
-  migrateTemporalSchemas(binaries, server, role, databases);
   const ports: ServerPorts = {
     frontend: await findFreePort(), frontendHttp: await findFreePort(), history: await findFreePort(), matching: await findFreePort(), worker: await findFreePort(),
     metrics: await findFreePort(), ui: await findFreePort(),
@@ -105,17 +115,23 @@ async function startClusterTemporal(serverUrl: string, tmp: string, cli: string,
   const configDir = path.join(tmp, 'temporal-config');
   writeClusterConfig({ configDir, server, role, ports, historyShards: 16, namespace: 'default', databases });
   const address = `127.0.0.1:${ports.frontend}`;
-  const running = await startTemporalServer({ binaries, configDir, cli, address, logFile: path.join(tmp, 'temporal-server.log') });
-  await ensureNamespace(cli, address, 'default', 1);
+  let running: Awaited<ReturnType<typeof startTemporalServer>> | undefined;
+  try {
+    migrateTemporalSchemas(binaries, server, role, databases);
+    running = await startTemporalServer({ binaries, configDir, cli, address, logFile: path.join(tmp, 'temporal-server.log') });
+    await ensureNamespace(cli, address, 'default', 1);
+  } catch (err) {
+    await running?.stop();
+    await dropAll();
+    throw err;
+  }
+  const temporalServer = running;
   return {
     address,
-    pid: running.pid,
+    pid: temporalServer.pid,
     stop: async () => {
-      await running.stop();
-      const admin = new pg.Client({ connectionString: server.adminUrl });
-      await admin.connect();
-      for (const db of [databases.default, databases.visibility]) await admin.query(`drop database if exists ${pg.escapeIdentifier(db)} with (force)`);
-      await admin.end();
+      await temporalServer.stop();
+      await dropAll();
     },
   };
 }

@@ -52,7 +52,7 @@ function ensureUnprivilegedUser(): { uid: number; gid: number } {
   return ensureUnprivilegedUser();
 }
 
-async function layoutFor(dataDir: string): Promise<Layout> {
+async function layoutFor(dataDir: string, log: (line: string) => void): Promise<Layout> {
   const native = await packageNativeDir();
   if (process.getuid?.() !== 0) {
     return { binDir: path.join(native.dir, 'bin'), pgdata: path.join(dataDir, 'postgres'), socketDir: path.join(dataDir, 'postgres-socket'), runAs: undefined };
@@ -67,7 +67,7 @@ async function layoutFor(dataDir: string): Promise<Layout> {
     spawnSync('chmod', ['-R', 'a+rX', staging]);
     spawnSync('mv', ['-T', staging, binRoot]);
   }
-  removeOrphanClusters('/var/lib/kaspi-notify');
+  removeOrphanClusters('/var/lib/kaspi-notify', log);
   mkdirSync(root, { recursive: true, mode: 0o755 });
   chmodSync('/var/lib/kaspi-notify', 0o755);
   chmodSync(root, 0o755);
@@ -80,20 +80,23 @@ async function layoutFor(dataDir: string): Promise<Layout> {
 }
 
 /**
- * A cluster whose data dir (its OWNER file) is gone belongs to a deleted checkout or a finished
- * test run: nobody can reach its data any more, so it is removed instead of filling the disk.
+ * A cluster whose data dir (its OWNER file) was a temporary folder that is gone belongs to a
+ * finished test or bench run: nobody can reach its data any more, so it is removed instead of
+ * filling the disk. A data dir elsewhere that merely cannot be seen (an unmounted disk, another
+ * mount namespace) is never a reason to delete a database.
  */
-export function removeOrphanClusters(base: string): void {
+export function removeOrphanClusters(base: string, log: (line: string) => void = () => undefined, tmpRoot: string = os.tmpdir()): void {
   if (!existsSync(base)) return;
   for (const entry of readdirSync(base)) {
     const dir = path.join(base, entry);
     const ownerFile = path.join(dir, 'OWNER');
     if (!existsSync(ownerFile)) continue;
     const owner = readFileSync(ownerFile, 'utf8').trim();
-    if (!owner || existsSync(owner)) continue;
+    if (!owner || existsSync(owner) || !owner.startsWith(`${path.resolve(tmpRoot)}${path.sep}`)) continue;
     const pidFile = path.join(dir, 'pgdata', 'postmaster.pid');
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
     if (pid && isAlive(pid)) continue;
+    log(`Removing the embedded PostgreSQL of a deleted temporary folder (${owner}): ${dir}`);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -121,7 +124,7 @@ async function stopPid(pid: number, timeoutMs = 20_000): Promise<void> {
 
 export async function startEmbeddedPostgres(options: { dataDir: string; logDir: string; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const layout = await layoutFor(options.dataDir);
+  const layout = await layoutFor(options.dataDir, log);
   mkdirSync(options.dataDir, { recursive: true });
   mkdirSync(options.logDir, { recursive: true });
   await stopLeftover(layout.pgdata, log);
