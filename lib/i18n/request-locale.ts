@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { catalogueFor, DEFAULT_LOCALE, LOCALE_TAGS, t, type Catalogue, type Locale } from './messages.ts';
+import { catalogueFor, DEFAULT_LOCALE, fmt, LOCALE_TAGS, t, type Catalogue, type Locale } from './messages.ts';
 
 /**
  * The language of the request being answered: the signed-in user's (users.locale), else the
@@ -54,4 +54,19 @@ export function trSection(key: string, sub?: string): unknown {
     get: (_target, k) => Reflect.get(now(), k),
     has: (_target, k) => Reflect.has(now(), k),
   });
+}
+
+export type ValidationKey = keyof Catalogue['validation'];
+
+/** A field message in the current language, now (services building field errors inside a request). */
+export function vtext(key: ValidationKey, vars: Record<string, string | number> = {}): string {
+  return fmt(tr.validation[key], vars);
+}
+
+/**
+ * A zod check's message, read when the check fails rather than when the schema is built: module-level
+ * schemas then answer in the language of the request that is being validated.
+ */
+export function vmsg(key: ValidationKey, vars: Record<string, string | number> = {}): { error: () => string } {
+  return { error: () => vtext(key, vars) };
 }

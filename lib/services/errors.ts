@@ -1,11 +1,20 @@
 import { z } from 'zod';
+import { currentLocale, vtext } from '../i18n/request-locale.ts';
 
 const ru = z.locales.ru();
+const en = z.locales.en();
 
-/** Russian messages for zod's built-in checks; a missing field reads «Обязательное поле». */
+/**
+ * Messages for zod's built-in checks in the request's language (Russian outside a request, so the
+ * JSON API keeps answering in Russian); a missing field reads «Обязательное поле». zod has no Kazakh
+ * locale: Kazakh names a missing field and otherwise says the value is invalid.
+ */
 export const ruErrorMap: z.core.$ZodErrorMap = (issue) => {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'Обязательное поле';
-  return ru.localeError(issue);
+  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  const locale = currentLocale();
+  if (missing) return vtext('required');
+  if (locale === 'kk') return vtext('invalidValue');
+  return (locale === 'en' ? en : ru).localeError(issue);
 };
 
 /**

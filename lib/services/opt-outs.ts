@@ -6,6 +6,7 @@ import { normalizeKzPhone } from '../phones/phones.ts';
 import { requireStore, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
+import { vmsg, vtext } from '../i18n/request-locale.ts';
 
 /**
  * Buyers who asked not to be messaged (the notification workflow skips them). Phones are kept as
@@ -27,8 +28,8 @@ export interface UnmappedOptOutView {
 }
 
 const addSchema = z.object({
-  phone: z.string().trim().min(1, 'Укажите номер телефона'),
-  note: z.string().trim().max(500, 'Не длиннее 500 символов').optional(),
+  phone: z.string().trim().min(1, vmsg('phoneRequired')),
+  note: z.string().trim().max(500, vmsg('maxChars500')).optional(),
 });
 
 export async function listOptOuts(ctx: AppContext, actor: Actor, storeId: unknown): Promise<OptOutView[]> {
@@ -58,7 +59,7 @@ export async function addOptOut(ctx: AppContext, actor: Actor, storeId: unknown,
     .values({ storeId: store.id, phone: phone.digits, source: 'admin', matchedBy: 'admin', note: data.note || null, createdAt: ctx.now() })
     .onConflictDoNothing()
     .returning();
-  if (!row) throw new ConflictError('opt_out_exists', 'already opted out', { phone: 'Этот номер уже в списке отказов' });
+  if (!row) throw new ConflictError('opt_out_exists', 'already opted out', { phone: vtext('optOutExists') });
   await recordAudit(ctx.db, { storeId: store.id, actor, action: 'opt_out.add', details: { phone_suffix: phone.digits.slice(-4) } });
   return { phone: row.phone, source: row.source, matched_by: row.matchedBy, note: row.note, created_at: row.createdAt.toISOString() };
 }

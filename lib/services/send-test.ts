@@ -9,6 +9,7 @@ import { ConflictError, parseOrThrow, UpstreamError, ValidationError } from './e
 import { getWahaConnection } from './settings.ts';
 import { templateTextError } from './templates.ts';
 import { wahaOutboundPolicy } from '../net/outbound.ts';
+import { vmsg } from '../i18n/request-locale.ts';
 
 /**
  * `POST /api/whatsapp/send-test/:storeId` (body `{phone_number, template_text, sample_data}`):
@@ -29,7 +30,7 @@ const sampleSchema = z.object({
 }).loose();
 
 const sendTestSchema = z.object({
-  phone_number: z.string().trim().min(1, 'Укажите номер телефона'),
+  phone_number: z.string().trim().min(1, vmsg('phoneRequired')),
   template_text: z.string(),
   sample_data: sampleSchema.nullish(),
 });

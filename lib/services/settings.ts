@@ -9,6 +9,7 @@ import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
 import { releaseSender } from './senders.ts';
 import { reconcileStoreSchedule } from './stores.ts';
 import { urlAllowedBy } from '../net/outbound.ts';
+import { vmsg, vtext } from '../i18n/request-locale.ts';
 
 /**
  * The WhatsApp settings of a store (README "JSON API for Kaspi Demper": `GET|POST /api/whatsapp/settings/:storeId`).
@@ -56,25 +57,25 @@ export interface WhatsappSettingsView {
 }
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
-const hhmm = z.string().trim().regex(HHMM, 'Время в формате ЧЧ:ММ, например 22:00');
-const gap = z.number().int('Целое число секунд').min(0, 'От 0 до 3600 секунд').max(3600, 'От 0 до 3600 секунд');
-const secret = (min: number) => z.union([z.literal(''), z.string().min(min, `Не короче ${min} символов`).max(500, 'Слишком длинное значение')]);
+const hhmm = z.string().trim().regex(HHMM, vmsg('timeHHMM'));
+const gap = z.number().int(vmsg('intSeconds')).min(0, vmsg('gapRange')).max(3600, vmsg('gapRange'));
+const secret = (min: number) => z.union([z.literal(''), z.string().min(min, vmsg('minChars', { n: min })).max(500, vmsg('tooLong'))]);
 
 const settingsSchema = z.object({
-  waha_server_url: z.string().trim().max(500, 'Не длиннее 500 символов').nullish(),
-  waha_session_name: z.string().trim().max(100, 'Не длиннее 100 символов').nullish(),
+  waha_server_url: z.string().trim().max(500, vmsg('maxChars500')).nullish(),
+  waha_session_name: z.string().trim().max(100, vmsg('maxChars100')).nullish(),
   is_enabled: z.boolean().nullish(),
   waha_api_key: secret(1).nullish(),
   webhook_secret: secret(16).nullish(),
   min_gap_seconds: gap.nullish(),
   max_gap_seconds: gap.nullish(),
-  daily_cap: z.number().int('Целое число').min(1, 'Не меньше 1 (или null — без ограничения)').max(100000, 'Не больше 100000').nullish(),
+  daily_cap: z.number().int(vmsg('integer')).min(1, vmsg('dailyCapMin')).max(100000, vmsg('max100000')).nullish(),
   quiet_hours_start: hhmm.nullish(),
   quiet_hours_end: hhmm.nullish(),
-  warmup_days: z.number().int('Целое число дней').min(0, 'От 0 до 60 дней (0 — без прогрева)').max(60, 'От 0 до 60 дней (0 — без прогрева)').nullish(),
-  warmup_start: z.number().int('Целое число').min(1, 'Не меньше 1').max(100000, 'Не больше 100000').nullish(),
-  warmup_growth_percent: z.number().int('Целое число процентов').min(0, 'От 0 до 400 %').max(400, 'От 0 до 400 %').nullish(),
-  unanswered_alert_threshold: z.number().int('Целое число').min(1, 'Не меньше 1 (или пусто — без предупреждения)').max(1000000, 'Не больше 1000000').nullish(),
+  warmup_days: z.number().int(vmsg('intDays')).min(0, vmsg('warmupDaysRange')).max(60, vmsg('warmupDaysRange')).nullish(),
+  warmup_start: z.number().int(vmsg('integer')).min(1, vmsg('min1')).max(100000, vmsg('max100000')).nullish(),
+  warmup_growth_percent: z.number().int(vmsg('intPercent')).min(0, vmsg('percentRange')).max(400, vmsg('percentRange')).nullish(),
+  unanswered_alert_threshold: z.number().int(vmsg('integer')).min(1, vmsg('unansweredMin')).max(1000000, vmsg('max1000000')).nullish(),
 });
 export type WhatsappSettingsInput = z.input<typeof settingsSchema>;
 
@@ -84,11 +85,11 @@ export function normalizeWahaUrl(raw: string): { ok: true; url: string } | { ok:
   try {
     u = new URL(raw);
   } catch {
-    return { ok: false, message: 'Некорректный адрес, пример: http://localhost:3000' };
+    return { ok: false, message: vtext('badUrl') };
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, message: 'Адрес должен начинаться с http:// или https://' };
-  if (u.username || u.password) return { ok: false, message: 'Логин и пароль в адресе не допускаются — используйте API-ключ' };
-  if (u.search || u.hash) return { ok: false, message: 'Адрес не должен содержать параметров (?…) и якоря (#…)' };
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, message: vtext('urlScheme') };
+  if (u.username || u.password) return { ok: false, message: vtext('urlCredentials') };
+  if (u.search || u.hash) return { ok: false, message: vtext('urlQuery') };
   return { ok: true, url: `${u.origin}${u.pathname.replace(/\/+$/, '')}` };
 }
 
@@ -180,18 +181,18 @@ type Tx = Parameters<Parameters<AppContext['db']['transaction']>[0]>[0];
 /** The WAHA URL and session after this request, or the field errors (Russian) that refuse it. */
 function validateAddress(ctx: AppContext, data: SettingsInput, current: SenderRow | undefined): { url: string; session: string } {
   const fields: Record<string, string> = {};
-  if (data.waha_server_url === null || (data.waha_server_url === undefined && !current)) fields.waha_server_url = 'Укажите адрес сервера WAHA';
-  if (data.waha_session_name === null || (data.waha_session_name === undefined && !current)) fields.waha_session_name = 'Укажите имя сессии WAHA';
+  if (data.waha_server_url === null || (data.waha_server_url === undefined && !current)) fields.waha_server_url = vtext('wahaUrlRequired');
+  if (data.waha_session_name === null || (data.waha_session_name === undefined && !current)) fields.waha_session_name = vtext('wahaSessionRequired');
   let url = current?.wahaServerUrl;
   if (typeof data.waha_server_url === 'string') {
     const n = normalizeWahaUrl(data.waha_server_url);
     if (!n.ok) fields.waha_server_url = n.message;
-    else if (!isWahaUrlAllowed(n.url, ctx.config.WAHA_URL_ALLOWLIST)) fields.waha_server_url = 'Этот адрес WAHA не разрешён администратором сервиса (WAHA_URL_ALLOWLIST)';
+    else if (!isWahaUrlAllowed(n.url, ctx.config.WAHA_URL_ALLOWLIST)) fields.waha_server_url = vtext('wahaUrlNotAllowed');
     else url = n.url;
   }
   let session = current?.wahaSessionName;
   if (typeof data.waha_session_name === 'string') {
-    if (!/^[\w-]{1,100}$/.test(data.waha_session_name)) fields.waha_session_name = 'Только латинские буквы, цифры, «_» и «-»';
+    if (!/^[\w-]{1,100}$/.test(data.waha_session_name)) fields.waha_session_name = vtext('sessionNameChars');
     else session = data.waha_session_name;
   }
   if (Object.keys(fields).length || url === undefined || session === undefined) {
@@ -234,14 +235,14 @@ async function proveOwnership(ctx: AppContext, tx: Tx, r: { actor: Actor; storeI
   const key = r.sender.wahaApiKeyEnc ? ctx.secrets.decrypt(r.sender.wahaApiKeyEnc) : null;
   if (key) {
     if (!r.apiKey || !constantTimeEqual(key, r.apiKey)) {
-      throw new ConflictError('sender_in_use', 'sender in use', { waha_api_key: 'Этот номер уже подключён: укажите его API-ключ WAHA' });
+      throw new ConflictError('sender_in_use', 'sender in use', { waha_api_key: vtext('numberTakenKey') });
     }
     return;
   }
   const users = await tx.select({ id: stores.id }).from(stores).where(and(eq(stores.senderId, r.sender.id), ne(stores.id, r.storeId)));
   const visible = await visibleAmong(ctx, r.actor, users.map((u) => u.id));
   if (users.some((u) => !visible.has(u.id))) {
-    throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: 'Этот номер уже подключён к другому магазину' });
+    throw new ConflictError('sender_in_use', 'sender in use', { waha_session_name: vtext('numberTakenStore') });
   }
 }
 
@@ -301,11 +302,11 @@ function pacingChanges(data: SettingsInput, sender: SenderRow, details: Record<s
   scalar('unansweredAlertThreshold', 'unanswered_alert_threshold', data.unanswered_alert_threshold, null);
 
   const errs: Record<string, string> = {};
-  if ((set.minGapSeconds ?? sender.minGapSeconds) > (set.maxGapSeconds ?? sender.maxGapSeconds)) errs.max_gap_seconds = 'Максимальная пауза не может быть меньше минимальной';
+  if ((set.minGapSeconds ?? sender.minGapSeconds) > (set.maxGapSeconds ?? sender.maxGapSeconds)) errs.max_gap_seconds = vtext('maxGapBelowMin');
   const qs = 'quietHoursStart' in set ? set.quietHoursStart : sender.quietHoursStart;
   const qe = 'quietHoursEnd' in set ? set.quietHoursEnd : sender.quietHoursEnd;
-  if ((qs === null) !== (qe === null)) errs[qs === null ? 'quiet_hours_start' : 'quiet_hours_end'] = 'Укажите и начало, и конец тихих часов (или null для обоих)';
-  else if (qs !== null && qs === qe) errs.quiet_hours_end = 'Начало и конец тихих часов совпадают';
+  if ((qs === null) !== (qe === null)) errs[qs === null ? 'quiet_hours_start' : 'quiet_hours_end'] = vtext('quietBoth');
+  else if (qs !== null && qs === qe) errs.quiet_hours_end = vtext('quietSame');
   if (Object.keys(errs).length) throw new ValidationError(errs);
   return set;
 }

@@ -10,6 +10,7 @@ import { ConflictError, parseOrThrow, ValidationError } from './errors.ts';
 import { releaseSender } from './senders.ts';
 import { loggableError } from '../db/errors.ts';
 import { t } from '../i18n/messages.ts';
+import { vmsg } from '../i18n/request-locale.ts';
 
 /** What the JSON API and the pages show of a store. The Kaspi token never leaves the database. */
 export interface StoreView {
@@ -41,15 +42,15 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-const name = z.string().trim().min(1, 'Укажите название магазина').max(200, 'Не длиннее 200 символов');
-const token = z.string().trim().min(1, 'Токен не может быть пустым').max(500, 'Слишком длинный токен');
-const merchantUid = z.string().trim().max(100, 'Не длиннее 100 символов');
-const pollInterval = z.number().int('Целое число секунд').min(10, 'От 10 до 3600 секунд').max(3600, 'От 10 до 3600 секунд');
-const timezone = z.string().trim().refine(isValidTimeZone, 'Неизвестный часовой пояс (пример: Asia/Almaty)');
-const lookback = z.number().int('Целое число минут').min(0, 'От 0 до 20160 минут').max(20160, 'От 0 до 20160 минут');
+const name = z.string().trim().min(1, vmsg('storeNameRequired')).max(200, vmsg('maxChars200'));
+const token = z.string().trim().min(1, vmsg('tokenEmpty')).max(500, vmsg('tokenTooLong'));
+const merchantUid = z.string().trim().max(100, vmsg('maxChars100'));
+const pollInterval = z.number().int(vmsg('intSeconds')).min(10, vmsg('pollRange')).max(3600, vmsg('pollRange'));
+const timezone = z.string().trim().refine(isValidTimeZone, vmsg('badTimezone'));
+const lookback = z.number().int(vmsg('intMinutes')).min(0, vmsg('lookbackRange')).max(20160, vmsg('lookbackRange'));
 
 const createSchema = z.object({
-  store_id: z.string().refine(isUuid, 'Ожидается UUID').optional(),
+  store_id: z.string().refine(isUuid, vmsg('uuid')).optional(),
   name,
   kaspi_api_token: token.nullish(),
   kaspi_merchant_uid: merchantUid.nullish(),
@@ -57,7 +58,7 @@ const createSchema = z.object({
   timezone: timezone.optional(),
   lookback_minutes: lookback.optional(),
   /** Start with one template per event in this language (lib/templates/defaults.ts); absent/null = none. */
-  default_templates: z.enum(TEMPLATE_LANGUAGES, 'ru или kk (или null — без шаблонов)').nullish(),
+  default_templates: z.enum(TEMPLATE_LANGUAGES, vmsg('templateLanguage')).nullish(),
 });
 export type CreateStoreInput = z.input<typeof createSchema>;
 
@@ -71,7 +72,7 @@ const updateSchema = z.object({
   lookback_minutes: lookback.optional(),
   enabled: z.boolean().optional(),
   sending_paused: z.boolean().optional(),
-  test_mode_phone: z.string().trim().max(20, 'Не длиннее 20 символов').nullish(),
+  test_mode_phone: z.string().trim().max(20, vmsg('maxChars20')).nullish(),
 });
 export type UpdateStoreInput = z.input<typeof updateSchema>;
 

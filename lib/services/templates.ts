@@ -7,6 +7,7 @@ import { SAMPLE_ORDER, tryRenderTemplate, validateTemplate } from '../templates/
 import { isUuid, requireStore, visibleStoresCondition, type Actor } from './access.ts';
 import { recordAudit } from './audit.ts';
 import { NotFoundError, parseOrThrow, ValidationError } from './errors.ts';
+import { vmsg } from '../i18n/request-locale.ts';
 
 /** A store's message templates (seed fields + event, weight, delay). Several active ones for an event are variants. */
 export interface TemplateView {
@@ -58,12 +59,12 @@ export async function attachmentsOf(db: Pick<Db, 'select'>, templateIds: string[
 }
 
 const fields = {
-  template_name: z.string().trim().min(1, 'Укажите название шаблона').max(255, 'Не длиннее 255 символов'),
+  template_name: z.string().trim().min(1, vmsg('templateNameRequired')).max(255, vmsg('maxChars255')),
   template_text: z.string(),
   is_active: z.boolean(),
   event: z.enum(NOTIFY_EVENTS, { message: `Событие: одно из ${NOTIFY_EVENTS.join(', ')}` }),
-  weight: z.number().int('Целое число').min(0, 'От 0 до 10000').max(10000, 'От 0 до 10000'),
-  delay_minutes: z.number().int('Целое число минут').min(0, 'От 0 до 10080 минут (7 дней)').max(10080, 'От 0 до 10080 минут (7 дней)'),
+  weight: z.number().int(vmsg('integer')).min(0, vmsg('weightRange')).max(10000, vmsg('weightRange')),
+  delay_minutes: z.number().int(vmsg('intMinutes')).min(0, vmsg('delayRange')).max(10080, vmsg('delayRange')),
 };
 const createSchema = z.object({
   template_name: fields.template_name,

@@ -11,6 +11,7 @@ import { recordAudit } from './audit.ts';
 import { ConflictError, parseOrThrow, UpstreamError } from './errors.ts';
 import { getWahaConnection } from './settings.ts';
 import { wahaOutboundPolicy } from '../net/outbound.ts';
+import { vmsg, vtext } from '../i18n/request-locale.ts';
 
 /**
  * The settings page's live calls: WAHA session status and QR (proxied, so the API key never
@@ -76,7 +77,7 @@ export function webhookUrlFor(ctx: AppContext, storeId: string): string {
  */
 export async function configureWaha(ctx: AppContext, actor: Actor, storeId: unknown, options: { confirmRestart: boolean }): Promise<{ created: boolean; status: string; webhookUrl: string }> {
   const store = await requireStore(ctx, actor, storeId);
-  if (!options.confirmRestart) throw new ConflictError('restart_not_confirmed', 'WAHA restarts the session: confirm first', { _: 'Подтвердите перезапуск: WAHA перезапустит сессию, чтобы применить настройки.' });
+  if (!options.confirmRestart) throw new ConflictError('restart_not_confirmed', 'WAHA restarts the session: confirm first', { _: vtext('restartNotConfirmed') });
   const { client: c, webhookSecret, senderId } = await client(ctx, actor, store.id);
   if (!webhookSecret) throw new ConflictError('webhook_secret_missing', 'no webhook secret');
   const webhookUrl = webhookUrlFor(ctx, store.id);
@@ -110,7 +111,7 @@ export async function testKaspiToken(ctx: AppContext, actor: Actor, storeId: unk
 }
 
 const perBuyerSchema = z.object({
-  per_buyer_daily_limit: z.number().int('Целое число').min(1, 'Не меньше 1 (пусто — без ограничения)').max(100, 'Не больше 100').nullable(),
+  per_buyer_daily_limit: z.number().int(vmsg('integer')).min(1, vmsg('perBuyerMin')).max(100, vmsg('max100')).nullable(),
 });
 
 /** The per-buyer daily limit lives on the sender (shared by the stores on one number), like the other caps. */

@@ -205,6 +205,16 @@ describe('the admin in Kazakh, Russian and English', () => {
     expect(await page.textContent('main')).toContain('Жаңа тапсырыс');
     await shot('22-templates-kk');
 
+    // A refused form answers in Kazakh too: the service's field message comes from the catalogue.
+    await page.goto(`${web.url}/stores/${storeId}/settings`);
+    await page.fill('#min_gap_seconds', '50');
+    await page.fill('#max_gap_seconds', '10');
+    await page.click('#save-pacing');
+    await page.waitForSelector('#max_gap_seconds-error');
+    expect(await page.textContent('#max_gap_seconds-error')).toBe(kk.validation?.maxGapBelowMin);
+    const refused = await visibleText();
+    expect(forbidden.filter((f) => refused.includes(f) || refused.includes(f.toUpperCase()))).toEqual([]);
+
     // A message waiting for the warm-up says so in Kazakh, from its code.
     await page.goto(`${web.url}/stores/${storeId}/messages`);
     expect(await page.textContent('main')).toContain('Жаңа нөмірді қыздыру');
