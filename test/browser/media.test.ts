@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
@@ -146,7 +146,7 @@ describe('a template\'s picture and PDF in Chromium', () => {
       if (name === 'card.png') await shot('media-01-refused-upload');
       expect(await page.$('#attachment-none')).not.toBeNull();
     }
-    expect(await ctx.db.select().from(templateAttachments)).toHaveLength(0);
+    expect(await ctx.db.select().from(templateAttachments).where(eq(templateAttachments.templateId, template!.id))).toHaveLength(0);
     expect(await audits()).toBe(auditsBefore);
 
     // ---- a picture: the preview shows it above the caption, as WhatsApp does ----
@@ -220,7 +220,7 @@ describe('a template\'s picture and PDF in Chromium', () => {
     await page.click('#attachment-remove');
     await page.waitForSelector('#attachment-none');
     expect(await page.$('#preview-document')).toBeNull();
-    expect(await ctx.db.select().from(templateAttachments).where(and(eq(templateAttachments.templateId, template!.id)))).toHaveLength(0);
+    expect(await ctx.db.select().from(templateAttachments).where(eq(templateAttachments.templateId, template!.id))).toHaveLength(0);
     const actions = (await ctx.db.select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.storeId, storeId))).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['template.attachment.set', 'template.attachment.replace', 'template.attachment.remove']));
     await chats.close();
