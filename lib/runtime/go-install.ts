@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -104,7 +104,9 @@ export async function acquireLock(lockDir: string, progress: Progress, what: str
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileIfExists(path.join(lockDir, 'pid')));
-      if (owner && !isAlive(owner)) {
+      // No pid yet: just created, or its creator died before writing it (then it ages out).
+      const orphaned = !owner && Date.now() - mtimeMs(lockDir) > 10_000;
+      if ((owner && !isAlive(owner)) || orphaned) {
         rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
@@ -118,5 +120,17 @@ export async function acquireLock(lockDir: string, progress: Progress, what: str
 }
 
 function readFileIfExists(file: string): string {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  try {
+    return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  } catch {
+    return '';
+  }
+}
+
+function mtimeMs(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return Date.now();
+  }
 }

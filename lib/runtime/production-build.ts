@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { acquireLock } from './go-install.ts';
 
 /**
  * The production build (`npm run build`): the TypeScript compiled by tsc into dist/, so web,
@@ -100,7 +101,7 @@ export async function ensureProductionBuild(options: { root?: string; progress?:
   const upToDate = (hash: string) => readBuildInfo(dir)?.sourceHash === hash && existsSync(path.join(dir, WORKFLOW_BUNDLE_FILE));
 
   if (!options.force && upToDate(sourceHash(root))) return describe(dir, false);
-  const release = await acquireLock(`${dir}.lock`, progress);
+  const release = await acquireLock(`${dir}.lock`, progress, 'dist/ (the production build)');
   try {
     // Hashed again under the lock: another process may have built while we waited.
     const hash = sourceHash(root);
@@ -160,49 +161,3 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A directory as the lock (mkdir is atomic); one left by a dead process is taken over. */
-async function acquireLock(lockDir: string, progress: Progress): Promise<() => void> {
-  let announced = false;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      writeFileSync(path.join(lockDir, 'pid'), String(process.pid));
-      return () => rmSync(lockDir, { recursive: true, force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let owner = 0;
-      try {
-        owner = Number(readFileSync(path.join(lockDir, 'pid'), 'utf8'));
-      } catch {
-        // Just created, pid not written yet: wait for it.
-      }
-      const age = Date.now() - statMtime(lockDir);
-      if ((owner && !isAlive(owner)) || (!owner && age > 10_000)) {
-        rmSync(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (!announced) {
-        progress(`Production build: waiting for another process (pid ${owner || '?'}) that is building dist/…`);
-        announced = true;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
-
-function statMtime(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return Date.now();
-  }
-}

@@ -171,17 +171,12 @@ describe('npm run cluster', () => {
     expect(waha.state.messages(chat)).toHaveLength(1);
   });
 
-  it('the Temporal server restarted while orders flow: nothing lost, and the Schedule keeps firing', async () => {
+  it.each([
+    ['the Temporal server', () => cluster.temporal.restart()],
+    ['PostgreSQL (the app and Temporal databases)', () => cluster.postgres.restart()],
+  ])('%s restarted while orders flow: nothing lost, and the Schedule keeps firing', async (_part, restart) => {
     const codes = [newOrder(), newOrder()];
-    await cluster.temporal.restart();
-    for (const code of codes) await readWithin(code, 120_000);
-    const before = await scheduleActions();
-    await eventually(async () => (await scheduleActions()) >= before + 2, 60_000, 1_000);
-  });
-
-  it('PostgreSQL restarted (the app and Temporal databases): nothing lost, and the Schedule keeps firing', async () => {
-    const codes = [newOrder(), newOrder()];
-    await cluster.postgres.restart();
+    await restart();
     for (const code of codes) await readWithin(code, 120_000);
     const before = await scheduleActions();
     await eventually(async () => (await scheduleActions()) >= before + 2, 60_000, 1_000);
@@ -193,11 +188,16 @@ describe('npm run cluster', () => {
     const from = waha.state.webhooks.length;
     await cluster.webs[0]!.stop();
     for (const code of codes) await readWithin(code, 90_000);
-    // Every webhook WAHA sent meanwhile was accepted by the replica still up (at once, or on WAHA's retry).
-    const sent = waha.state.webhooks.slice(from);
-    expect(sent.length).toBeGreaterThan(0);
-    const accepted = new Set(sent.filter((d) => d.status !== null && d.status < 300).map((d) => d.envelopeId));
-    expect(sent.filter((d) => !accepted.has(d.envelopeId))).toEqual([]);
+    // Every webhook WAHA sent meanwhile is accepted by the replica still up: at once, or on WAHA's
+    // retry when the front door could not know whether the stopping replica had read it (502).
+    const unaccepted = () => {
+      const sent = waha.state.webhooks.slice(from);
+      const accepted = new Set(sent.filter((d) => d.status !== null && d.status < 300).map((d) => d.envelopeId));
+      return { sent: sent.length, lost: sent.filter((d) => !accepted.has(d.envelopeId)).map((d) => `${d.event} ${d.status ?? d.error}`) };
+    };
+    await eventually(() => unaccepted().lost.length === 0, 60_000, 500).catch(() => undefined);
+    expect(unaccepted().sent).toBeGreaterThan(0);
+    expect(unaccepted().lost).toEqual([]);
     await cluster.webs[0]!.start();
   });
 
