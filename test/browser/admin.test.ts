@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { openAdminPage } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { notifications, optOuts, senders, stores, unmappedOptOuts } from '../../drizzle/schema.ts';
@@ -65,17 +66,7 @@ beforeAll(async () => {
   const user = await createUser(ctx.db, { email, password: PASSWORD });
   const store = await createStoreService(ctx, { kind: 'user', userId: user.id, isSuperAdmin: false }, { name: STORE_NAME });
   storeId = store.store_id;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU', acceptDownloads: true });
-  page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-  });
-  page.on('dialog', (d) => void d.accept());
+  ({ browser, page } = await openAdminPage({ problems, acceptDownloads: true }));
 }, 180_000);
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { openAdminPage } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { messageAttempts, notifications, optOuts, stores, users } from '../../drizzle/schema.ts';
@@ -119,17 +120,8 @@ beforeAll(async () => {
     });
   }
   await ctx.db.insert(optOuts).values({ storeId, phone: '77017770099', source: 'whatsapp', matchedBy: 'phone' });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' });
-  page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // A failed load is reported with its address by the response handler below.
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
-  });
+  // A failed load is reported with its address by the response handler below.
+  ({ browser, page } = await openAdminPage({ problems, acceptDialogs: false, ignoreConsole: (text) => text.startsWith('Failed to load resource') }));
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`${r.status()} ${new URL(r.url()).pathname}`);
   });

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { openAdminPage } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { auditLog, stores, templateAttachments, templates } from '../../drizzle/schema.ts';
@@ -73,18 +74,8 @@ beforeAll(async () => {
   await ctx.db.update(stores).set({ senderId: sender.id }).where(eq(stores.id, storeId));
   await new WahaClient({ baseUrl: waha.url, apiKey: API_KEY, session: sessionName }).upsertSessionConfig({ webhookUrl: `${web.url}/webhooks/waha/${storeId}`, hmacKey: SECRET });
   await eventually(() => waha.state.sessionStatus(sessionName) === 'WORKING');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' });
-  page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // The refused uploads answer 400 on purpose; Chromium logs each as a failed resource.
-    if (msg.type() === 'error' && !/status of 400/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  page.on('dialog', (d) => void d.accept());
+  // The refused uploads answer 400 on purpose; Chromium logs each as a failed resource.
+  ({ browser, page } = await openAdminPage({ problems, ignoreConsole: (text) => /status of 400/.test(text) }));
 }, 180_000);
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { and, eq } from 'drizzle-orm';
+import type { Browser, Page } from 'playwright-core';
+import { openAdminPage } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWeb, type RunningWeb } from '../../api/server.ts';
 import { auditLog, notifications, reviewLinks, templates, type NotifyEvent } from '../../drizzle/schema.ts';
@@ -38,17 +39,7 @@ beforeAll(async () => {
   email = `stats-${Date.now()}@example.kz`;
   const user = await createUser(ctx.db, { email, password: PASSWORD });
   storeId = (await createStoreService(ctx, { kind: 'user', userId: user.id, isSuperAdmin: false }, { name: 'Магазин «Уют»' })).store_id;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' });
-  page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-  });
-  page.on('dialog', (d) => void d.accept());
+  ({ browser, page } = await openAdminPage({ problems }));
 }, 180_000);
 
 afterAll(async () => {
@@ -120,7 +111,8 @@ describe('template statistics in Chromium', () => {
     expect(await page.textContent('.flash')).toContain('активен только шаблон «Личный»');
     const rows = await ctx.db.select().from(templates).where(eq(templates.storeId, storeId));
     expect(rows.find((r) => r.id === a.id)!.isActive).toBe(false);
-    expect((await ctx.db.select().from(auditLog).where(eq(auditLog.action, 'template.make_only_variant'))).length).toBe(1);
+    // This store's audit only: other test files share the database and audit their own stores.
+    expect((await ctx.db.select().from(auditLog).where(and(eq(auditLog.action, 'template.make_only_variant'), eq(auditLog.storeId, storeId)))).length).toBe(1);
 
     // Settings: the review short-link card checks PUBLIC_URL.
     await page.goto(`${web.url}/stores/${storeId}/settings`);

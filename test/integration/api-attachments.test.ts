@@ -70,7 +70,7 @@ describe('template attachment over the JSON API', () => {
     expect(await rows()).toHaveLength(1);
     const got = await app.request(url(), { headers: { authorization: `Bearer ${owner.token}` } });
     expect(got.headers.get('content-disposition')).toBe(`attachment; filename*=UTF-8''${encodeURIComponent('Гарантия.pdf')}`);
-    const audit = await ctx.db.select({ action: auditLog.action }).from(auditLog);
+    const audit = await ctx.db.select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.storeId, storeId));
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['template.attachment.set', 'template.attachment.replace']));
   });
 
