@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
 import { messageEvents, notifications, orders, senders, stores, templates, type NotifyEvent } from '../../drizzle/schema.ts';
 import type { AppContext } from '../../lib/context.ts';
 import type { KaspiOrder } from '../../lib/kaspi/orders.ts';
@@ -6,6 +7,11 @@ import type { KaspiOrder } from '../../lib/kaspi/orders.ts';
 /** Rows the notification tests start from, written straight to PostgreSQL (no Kaspi poll). */
 export async function createSender(ctx: AppContext, values: { wahaServerUrl: string; apiKey?: string | null; webhookSecret?: string } & Partial<typeof senders.$inferInsert>) {
   const { apiKey, webhookSecret, ...rest } = values;
+  if (rest.wahaSessionName) {
+    // The suite shares one database and the simulators take free ports: a sender left on this
+    // simulator's URL belongs to another file's simulator that has closed (we hold its port now).
+    await ctx.db.delete(senders).where(and(eq(senders.wahaServerUrl, rest.wahaServerUrl), eq(senders.wahaSessionName, rest.wahaSessionName)));
+  }
   const [row] = await ctx.db
     .insert(senders)
     .values({
