@@ -34,8 +34,12 @@ afterAll(() => {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+}
 
 async function startNpm(until = 'Press Ctrl-C to stop'): Promise<{ child: ChildProcess; output: () => string; ports: { temporal: number; postgres: number } }> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORT: String(await findFreePort()), TEMPORAL_PORT: String(await findFreePort()), TEMPORAL_UI_PORT: String(await findFreePort()) };
@@ -76,14 +80,15 @@ describe('stopping npm start', () => {
       const nodePid = (JSON.parse(readFileSync(path.join(dataDir, 'runtime.json'), 'utf8')) as { pid: number }).pid;
       const signalledAt = Date.now();
       process.kill(target === 'group' ? -run.child.pid! : target === 'npm' ? run.child.pid! : nodePid, signal);
-      let left = serversOf(run.ports);
+      // Stopped = no server left and runtime.json removed (the next start must not trip over it).
+      const leftovers = () => [...serversOf(run.ports), ...(readdirSync(dataDir).includes('runtime.json') ? ['runtime.json'] : [])];
+      let left = leftovers();
       while (left.length && Date.now() - signalledAt < 10_000) {
         await new Promise((r) => setTimeout(r, 200));
-        left = serversOf(run.ports);
+        left = leftovers();
       }
       expect(left, run.output()).toEqual([]);
-      // The next start must not trip over anything this one left.
-      expect(readdirSync(dataDir)).not.toContain('runtime.json');
+      await exited(run.child);
     }, 240_000);
   }
 
@@ -91,7 +96,7 @@ describe('stopping npm start', () => {
     const run = await startNpm('Starting embedded PostgreSQL');
     const signalledAt = Date.now();
     process.kill(-run.child.pid!, 'SIGTERM');
-    await new Promise<void>((resolve) => (run.child.exitCode !== null ? resolve() : run.child.once('exit', () => resolve())));
+    await exited(run.child);
     let left = serversOf(run.ports);
     while (left.length && Date.now() - signalledAt < 10_000) {
       await new Promise((r) => setTimeout(r, 200));
