@@ -36,14 +36,8 @@ export interface StatsPeriod {
   timezone: string;
 }
 
-export interface VariantStats {
-  template_id: string;
-  template_name: string;
-  /** A, B, C… by creation within the event: a label for the page, not an id. */
-  variant: string;
-  is_active: boolean;
-  weight: number;
-  archived: boolean;
+/** What a variant's sent messages led to over the period. */
+interface OutcomeCounts {
   sent: number;
   delivered: number;
   read: number;
@@ -52,6 +46,16 @@ export interface VariantStats {
   /** Sent messages that carried a review short link: the base of `review_opened`. */
   review_links: number;
   review_opened: number;
+}
+
+export interface VariantStats extends OutcomeCounts {
+  template_id: string;
+  template_name: string;
+  /** A, B, C… by creation within the event: a label for the page, not an id. */
+  variant: string;
+  is_active: boolean;
+  weight: number;
+  archived: boolean;
   rates: Record<StatMetric, RateInterval>;
 }
 
@@ -133,16 +137,9 @@ export function parsePeriod(input: unknown, now: Date, timezone: string): StatsP
   return { from, to, timezone };
 }
 
-interface CountsRow {
+interface CountsRow extends OutcomeCounts {
   event: string;
   template_id: string;
-  sent: number;
-  delivered: number;
-  read: number;
-  replied: number;
-  opted_out: number;
-  review_links: number;
-  review_opened: number;
 }
 
 const ZERO = { sent: 0, delivered: 0, read: 0, replied: 0, opted_out: 0, review_links: 0, review_opened: 0 };
