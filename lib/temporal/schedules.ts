@@ -47,10 +47,29 @@ export async function desiredPollSchedules(db: Db, storeId?: string): Promise<De
   });
 }
 
+/**
+ * Where in each interval a store's poll fires, in whole seconds (Temporal rounds an offset to the
+ * second). An interval spec matches `epoch + n·every + offset`: without an offset every store
+ * fires in the same second, while the server starts Schedule actions at most
+ * `worker.schedulerNamespaceStartWorkflowRPS` a second per namespace (30 by default) and drops a
+ * start that waited longer than the catch-up window — at 1,000 stores nearly half the polls were
+ * lost that way (docs/performance.md). A hash of the store id spreads the stores evenly over the
+ * interval and keeps each store's phase stable across reconciles, restarts and releases.
+ */
+export function pollPhaseSeconds(storeId: string, intervalSeconds: number): number {
+  // FNV-1a (32-bit): tiny, stable and well spread for uuids; nothing here needs a cryptographic hash.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < storeId.length; i++) {
+    hash ^= storeId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % intervalSeconds;
+}
+
 function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof kaspiPollWorkflow>> {
   return {
     scheduleId: pollScheduleId(d.storeId),
-    spec: { intervals: [{ every: `${d.intervalSeconds}s` }] },
+    spec: { intervals: [{ every: `${d.intervalSeconds}s`, offset: `${pollPhaseSeconds(d.storeId, d.intervalSeconds)}s` }] },
     action: {
       type: 'startWorkflow',
       workflowType: kaspiPollWorkflow,
@@ -65,7 +84,13 @@ function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): Schedul
 function differs(current: ScheduleDescription, d: DesiredPollSchedule): boolean {
   const interval = current.spec.intervals?.[0];
   const everyMs = interval ? Number(interval.every) : NaN;
-  return current.spec.intervals?.length !== 1 || everyMs !== d.intervalSeconds * 1000 || current.state.paused !== d.paused;
+  const offsetMs = interval ? Number(interval.offset ?? 0) : NaN;
+  return (
+    current.spec.intervals?.length !== 1 ||
+    everyMs !== d.intervalSeconds * 1000 ||
+    offsetMs !== pollPhaseSeconds(d.storeId, d.intervalSeconds) * 1000 ||
+    current.state.paused !== d.paused
+  );
 }
 
 async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {

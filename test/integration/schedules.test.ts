@@ -2,7 +2,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stores } from '../../drizzle/schema.ts';
-import { reconcileSchedules } from '../../lib/temporal/schedules.ts';
+import { pollPhaseSeconds, reconcileSchedules } from '../../lib/temporal/schedules.ts';
 import { pollScheduleId } from '../../workflows/config.ts';
 import { createTestContext, startTestWorker, type TestContext } from '../support/context.ts';
 import type { RunningWorker } from '../../lib/temporal/worker.ts';
@@ -39,6 +39,7 @@ describe('poll schedules on the real Temporal server', () => {
     expect(result).toMatchObject({ created: expect.any(Number) });
     const schedule = await describeSchedule(storeId);
     expect(Number(schedule.spec.intervals?.[0]?.every)).toBe(90_000);
+    expect(Number(schedule.spec.intervals?.[0]?.offset)).toBe(pollPhaseSeconds(storeId, 90) * 1000);
     expect(schedule.state.paused).toBe(false);
     expect(schedule.action.type).toBe('startWorkflow');
   });
@@ -67,6 +68,13 @@ describe('poll schedules on the real Temporal server', () => {
     r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
     expect(r.updated).toBe(1);
     expect(Number((await describeSchedule(storeId)).spec.intervals?.[0]?.every)).toBe(120_000);
+
+    // A Schedule at another phase (before phases, every store fired at offset 0) is moved to its own.
+    const wrongPhase = (pollPhaseSeconds(storeId, 120) + 1) % 120;
+    await ctx.temporal.schedule.getHandle(pollScheduleId(storeId)).update((prev) => ({ ...prev, spec: { intervals: [{ every: '120s', offset: `${wrongPhase}s` }] } }));
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.updated).toBe(1);
+    expect(Number((await describeSchedule(storeId)).spec.intervals?.[0]?.offset)).toBe(pollPhaseSeconds(storeId, 120) * 1000);
 
     r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
     expect(r).toEqual({ created: 0, updated: 0, unchanged: 1, deleted: 0 });
