@@ -11,6 +11,7 @@ import { runMemory } from './figures/memory.ts';
 import { runPolling } from './figures/polling.ts';
 import { runAdmin } from './figures/admin.ts';
 import { renderMarkdown, renderTable, type Results } from './lib/report.ts';
+import type { WorkerTuning } from '../lib/temporal/worker.ts';
 
 /**
  * `npm run bench` — every figure, or `npm run bench -- --only throughput,latency`.
@@ -31,7 +32,17 @@ const { values } = parseArgs({
     'poll-interval': { type: 'string', default: '10' },
     'memory-waiting': { type: 'string', default: '10000' },
     'memory-cache': { type: 'string' },
-    'memory-budget-seconds': { type: 'string', default: '180' },
+    'memory-budget-seconds': { type: 'string', default: '1800' },
+    'memory-in-flight': { type: 'string', default: '200' },
+    'memory-thread-pool': { type: 'string' },
+    'memory-max-wft': { type: 'string' },
+    'memory-max-activities': { type: 'string' },
+    'memory-node-flags': { type: 'string' },
+    'memory-malloc-arena-max': { type: 'string' },
+    'memory-heap-snapshots': { type: 'boolean', default: false },
+    'memory-trace-gc': { type: 'boolean', default: false },
+    // The worker processes: the production build (dist/, plain node) or the sources (tsx).
+    'worker-from': { type: 'string', default: 'dist' },
     'polling-stores': { type: 'string', default: '1000' },
     'polling-interval': { type: 'string', default: '30' },
     'polling-seconds': { type: 'string', default: '150' },
@@ -74,9 +85,11 @@ let env: BenchEnv | undefined;
 let realWorker: WorkerProcess | undefined;
 try {
   if (values.temporal !== 'dev' && values.temporal !== 'cluster') throw new Error(`--temporal must be dev or cluster, not '${values.temporal}'`);
-  env = await startBenchEnv(log, { temporal: values.temporal });
+  if (values['worker-from'] !== 'dist' && values['worker-from'] !== 'source') throw new Error(`--worker-from must be dist or source, not '${values['worker-from']}'`);
+  env = await startBenchEnv(log, { temporal: values.temporal, workerFrom: values['worker-from'] });
   results.machine.temporalCli = execFileSync(env.temporalCli, ['--version'], { encoding: 'utf8' }).trim();
   results.machine.database = process.env.DATABASE_URL ? 'PostgreSQL at DATABASE_URL (fresh database)' : 'embedded PostgreSQL (fresh, temp folder)';
+  results.machine.workerFrom = values['worker-from'] === 'dist' ? 'production build (dist/, plain node)' : 'sources (tsx)';
   results.machine.temporal = values.temporal === 'cluster' ? `temporal-server 1.29.1 on PostgreSQL, ${num('workers')} worker process(es)` : `temporal server start-dev, in memory, ${num('workers')} worker process(es)`;
   const profDir = values['cpu-prof'] ? path.join(BENCH_DIR, 'results', 'profiles') : undefined;
   const needsReal = ['throughput', 'latency', 'cost', 'polling'].some((f) => only.has(f as Figure));
@@ -120,10 +133,22 @@ try {
   }
   if (only.has('memory')) {
     log(`memory: ${values['memory-waiting']} waiting (budget ${values['memory-budget-seconds']} s)`);
+    const optional = (k: keyof typeof values) => (values[k] !== undefined ? num(k) : undefined);
+    const tuning: WorkerTuning = {
+      ...(optional('memory-thread-pool') !== undefined ? { workflowThreadPoolSize: optional('memory-thread-pool') } : {}),
+      ...(optional('memory-max-wft') !== undefined ? { maxConcurrentWorkflowTaskExecutions: optional('memory-max-wft') } : {}),
+      ...(optional('memory-max-activities') !== undefined ? { maxConcurrentActivityTaskExecutions: optional('memory-max-activities') } : {}),
+    };
     results.figures.memory = await runMemory(env, {
       waiting: num('memory-waiting'),
-      cache: values['memory-cache'] ? num('memory-cache') : undefined,
+      cache: optional('memory-cache'),
       budgetSeconds: num('memory-budget-seconds'),
+      inFlight: num('memory-in-flight'),
+      tuning: Object.keys(tuning).length ? tuning : undefined,
+      nodeFlags: values['memory-node-flags']?.split(/\s+/).filter(Boolean),
+      workerEnv: values['memory-malloc-arena-max'] ? { MALLOC_ARENA_MAX: values['memory-malloc-arena-max'] } : undefined,
+      heapSnapshots: values['memory-heap-snapshots'] === true,
+      traceGc: values['memory-trace-gc'] === true,
       cpuProfDir: profDir,
     }, log);
     log(`  → ${JSON.stringify(results.figures.memory)}`);

@@ -1,24 +1,39 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import { notifications, orders } from '../../drizzle/schema.ts';
+import { loadConfig } from '../../lib/config.ts';
+import type { WorkerTuning } from '../../lib/temporal/worker.ts';
 import { signWebhook, WEBHOOK_HEADERS } from '../../lib/waha/webhooks.ts';
 import { notificationStart, notifyWorkflowId } from '../../workflows/config.ts';
 import { notificationWorkflow, type NotificationInput } from '../../workflows/notification.ts';
 import { createStores, nextPhone, pool, statusCounts, webhookSecret } from '../lib/fixtures.ts';
-import { startWorkerProcess, type BenchEnv } from '../lib/env.ts';
-import { round, rssMb, sleep, waitFor } from '../lib/stats.ts';
+import { BENCH_DIR, startWorkerProcess, type BenchEnv, type WorkerMemory, type WorkerProcess, type WorkerProcessOptions } from '../lib/env.ts';
+import { isolateHeaps, smapsBreakdown, summarizeHeapSnapshot, type HeapSummary, type IsolateHeap, type SmapsBreakdown } from '../lib/memory.ts';
+import { cpuSeconds, round, rssMb, sleep, treeCpuSeconds, waitFor } from '../lib/stats.ts';
 
 export interface MemoryOptions {
   waiting: number;
+  /** The worker's maxCachedWorkflows; undefined: the product's WORKER_MAX_CACHED_WORKFLOWS default. */
   cache?: number;
+  /** Time for starting and sending all W; the figure is taken at the count reached when it runs out. */
   budgetSeconds: number;
+  /** Workflows started but not yet sent, at most (a poll hands out up to 200 rows at once). */
+  inFlight: number;
+  tuning?: WorkerTuning;
+  nodeFlags?: string[];
+  workerEnv?: Record<string, string>;
+  /** Heap snapshots: of an idle worker of its own, and of the measured one once W wait (after its figure). */
+  heapSnapshots: boolean;
+  /** --trace-gc on the worker: heap size of every isolate (workflow threads included) at each point. */
+  traceGc: boolean;
   cpuProfDir?: string;
 }
 
 const HOLD_MS = 3_600_000;
-/** lib/config.ts WORKER_MAX_CACHED_WORKFLOWS default; what the worker uses when no cache is passed. */
-const PRODUCT_CACHE_DEFAULT = 300;
+const MB = 1024 * 1024;
 
 function snapshotFor(code: string, phone: string) {
   return {
@@ -30,20 +45,92 @@ function snapshotFor(code: string, phone: string) {
   };
 }
 
+/** RSS with where it is: files/anonymous from smaps, and the main thread's V8 heap and external memory. */
+export interface MemoryPoint {
+  rssMb: number;
+  smaps: SmapsBreakdown | null;
+  mainHeapTotalMb: number;
+  mainHeapUsedMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+  mallocedByV8Mb: number;
+  /** Committed size of the main thread's V8 spaces (new_space is the two semi-spaces). */
+  spacesMb: Record<string, number>;
+  /** With --memory-trace-gc: every isolate's heap at its latest GC (main thread first). */
+  isolates?: IsolateHeap[];
+}
+
+async function memoryPoint(worker: WorkerProcess, gcTrace?: string): Promise<MemoryPoint> {
+  const m: WorkerMemory = await worker.memory();
+  const smaps = smapsBreakdown(worker.pid);
+  return {
+    rssMb: round(rssMb(worker.pid), 1)!,
+    smaps,
+    mainHeapTotalMb: round(m.heapTotal / MB, 1)!,
+    mainHeapUsedMb: round(m.heapUsed / MB, 1)!,
+    externalMb: round(m.external / MB, 1)!,
+    arrayBuffersMb: round(m.arrayBuffers / MB, 1)!,
+    mallocedByV8Mb: round(m.mallocedMemory / MB, 1)!,
+    spacesMb: Object.fromEntries(m.spaces.map((s) => [s.space, round(s.size / MB, 1)!])),
+    ...(gcTrace ? { isolates: isolateHeaps(gcTrace) } : {}),
+  };
+}
+
+function snapshotDir(): string {
+  const dir = path.join(BENCH_DIR, 'results', 'heap');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Snapshots of a worker, summarized; the files are removed (hundreds of MB at 1000 cached). */
+async function snapshots(worker: WorkerProcess, label: string, log: (s: string) => void): Promise<HeapSummary[]> {
+  const files = await worker.snapshot(path.join(snapshotDir(), `${label}-${process.pid}`));
+  const out: HeapSummary[] = [];
+  for (const file of files) {
+    out.push(summarizeHeapSnapshot(file));
+    rmSync(file, { force: true });
+  }
+  log(`  heap ${label}: ${out.map((s) => `${path.basename(s.file)} ${s.totalMb} MB live`).join(', ')}`);
+  return out;
+}
+
 /**
  * Worker RSS with W notification workflows sent and waiting for acks (the WAHA simulator's acks are
  * delayed by an hour), then after release (signed ack webhooks 1→2→3 to our web app for every
  * message). Workflows are started directly with the product's `timing` override so the 2-minute
- * SERVER-ack wait does not end the hold early; stores have no Kaspi token (no pre-send re-read).
- * Starts stop when the time budget is used up; the figure at W is then extrapolated linearly.
+ * SERVER-ack wait does not end the hold; stores have no Kaspi token (no pre-send re-read). At most
+ * `inFlight` are started ahead of the sends, as polls hand them out, so the cache sees the
+ * production order of events: a workflow runs its sends and then waits, and the bound decides how
+ * many of the waiting stay cached. The worker runs as bin/worker.ts does (production build, pool,
+ * metrics). If the budget runs out first, the figure is taken at the count reached and says so.
  */
 export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string) => void) {
-  // No --memory-cache: the worker keeps the product's own bound (config WORKER_MAX_CACHED_WORKFLOWS, default 300).
-  const cache = o.cache ?? PRODUCT_CACHE_DEFAULT;
-  const worker = await startWorkerProcess(env, { mode: 'real', taskQueue: 'bench-memory', maxCachedWorkflows: o.cache, cpuProfDir: o.cpuProfDir });
+  const cache = o.cache ?? loadConfig({}).WORKER_MAX_CACHED_WORKFLOWS;
+  const workerOptions: WorkerProcessOptions = {
+    mode: 'real', taskQueue: 'bench-memory', maxCachedWorkflows: o.cache, tuning: o.tuning, asProduction: true,
+    nodeFlags: o.nodeFlags, env: o.workerEnv, cpuProfDir: o.cpuProfDir,
+  };
+
+  // The idle heap is inspected in a worker of its own: a snapshot grows the heap it writes, and
+  // the measured worker's RSS must not carry that.
+  let idleHeap: HeapSummary[] | undefined;
+  if (o.heapSnapshots) {
+    const probe = await startWorkerProcess(env, { ...workerOptions, taskQueue: 'bench-memory-probe', cpuProfDir: undefined });
+    try {
+      await sleep(5000);
+      idleHeap = await snapshots(probe, 'idle', log);
+    } finally {
+      await probe.stop();
+    }
+  }
+
+  const gcTrace = o.traceGc ? path.join(snapshotDir(), `gc-${process.pid}-${Date.now()}.log`) : undefined;
+  const worker = await startWorkerProcess(env, gcTrace ? { ...workerOptions, nodeFlags: [...(o.nodeFlags ?? []), '--trace-gc'], stdoutFile: gcTrace } : workerOptions);
+  const point = () => memoryPoint(worker, gcTrace);
   try {
-    await sleep(2000);
-    const baselineMb = rssMb(worker.pid);
+    await sleep(5000);
+    const idle = await point();
+    log(`  idle worker: ${idle.rssMb} MB RSS (main heap ${idle.mainHeapTotalMb} MB, external ${idle.externalMb} MB)`);
     const stores = await createStores(env, 20, { label: 'mem', kaspi: false });
     const storeIds = stores.map((s) => s.id);
     env.waha.state.ackDelaysMs = [HOLD_MS, HOLD_MS, HOLD_MS];
@@ -59,33 +146,62 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
       await env.ctx.db.insert(orders).values(chunk.map((c) => ({ storeId: c.storeId, code: c.code, kaspiId: `id-${c.code}`, state: 'NEW', status: 'APPROVED_BY_BANK', snapshot: snapshotFor(c.code, nextPhone()), creationDate: new Date() })));
       await env.ctx.db.insert(notifications).values(chunk.map((c) => ({ id: c.id, storeId: c.storeId, orderCode: c.code, event: 'new', workflowId: notifyWorkflowId(c.storeId, c.code, 'new') })));
     }
+    const counts = async () => {
+      const [row] = await env.ctx.db
+        .select({ sent: sql<number>`count(*) filter (where sent_at is not null)::int`, read: sql<number>`count(*) filter (where status = 'read')::int` })
+        .from(notifications)
+        .where(inArray(notifications.storeId, storeIds));
+      return { sent: row?.sent ?? 0, read: row?.read ?? 0 };
+    };
 
-    const samples: { t: number; rssMb: number; started: number }[] = [];
+    const samples: { t: number; rssMb: number; started: number; sent: number; read: number }[] = [];
     const t0 = Date.now();
+    const cpu0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid) };
     let started = 0;
-    const sampler = setInterval(() => samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: round(rssMb(worker.pid), 1)!, started }), 2000);
+    let sent = 0;
+    let read = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        ({ sent, read } = await counts());
+        samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: round(rssMb(worker.pid), 1)!, started, sent, read });
+        if (samples.length % 15 === 0) log(`  t=${samples.at(-1)!.t}s started ${started} sent ${sent} read ${read} rss ${samples.at(-1)!.rssMb} MB`);
+        await sleep(2000);
+      }
+    })();
     const budgetEnd = t0 + o.budgetSeconds * 1000;
-    await pool(items, 40, async (c) => {
-      if (Date.now() > budgetEnd) return;
-      const input: NotificationInput = { notificationId: c.id, storeId: c.storeId, orderCode: c.code, event: 'new', timing: { serverAckWaitMs: HOLD_MS, deviceAckWaitMs: HOLD_MS } };
-      await env.ctx.temporal.workflow.start(notificationWorkflow, { taskQueue: 'bench-memory', ...notificationStart(input, { kind: 'first' }) });
-      started++;
+    let next = 0;
+    await pool(Array.from({ length: 20 }, (_, i) => i), 20, async () => {
+      while (next < items.length && Date.now() < budgetEnd) {
+        if (started - sent >= o.inFlight) {
+          await sleep(200);
+          continue;
+        }
+        const c = items[next++]!;
+        const input: NotificationInput = { notificationId: c.id, storeId: c.storeId, orderCode: c.code, event: 'new', timing: { serverAckWaitMs: HOLD_MS, deviceAckWaitMs: HOLD_MS } };
+        await env.ctx.temporal.workflow.start(notificationWorkflow, { taskQueue: 'bench-memory', ...notificationStart(input, { kind: 'first' }) });
+        started++;
+      }
     });
     const startSeconds = (Date.now() - t0) / 1000;
     log(`  started ${started}/${o.waiting} in ${Math.round(startSeconds)} s; waiting until all are sent…`);
-    await waitFor(async () => ((await statusCounts(env, storeIds)).sent ?? 0) >= started, 240_000, 1000);
-    const stuck = await statusCounts(env, storeIds);
-    await sleep(5000);
-    const waitingCount = (await statusCounts(env, storeIds)).sent ?? 0;
-    const waitingMb = rssMb(worker.pid);
+    await waitFor(async () => (await counts()).sent >= started, Math.max(60_000, budgetEnd - Date.now()), 1000);
     const sentSeconds = (Date.now() - t0) / 1000;
+    const cpuSend = { worker: cpuSeconds(worker.pid) - cpu0.worker, temporal: treeCpuSeconds(env.temporalPid) - cpu0.temporal };
+    const statusesWhenMeasured = await statusCounts(env, storeIds);
+    await sleep(10_000);
+    const waitingCount = (await statusCounts(env, storeIds)).sent ?? 0;
+    const atWaiting = await point();
+    log(`  ${waitingCount} waiting at ${atWaiting.rssMb} MB`);
+    const waitingHeap = o.heapSnapshots ? await snapshots(worker, `waiting-c${cache}`, log) : undefined;
 
     // Release: what WAHA would send once WhatsApp delivers and the buyer reads.
-    log(`  ${waitingCount} waiting at ${Math.round(waitingMb)} MB; releasing acks…`);
+    log('  releasing acks…');
     const byStoreSession = new Map(stores.map((s) => [s.session, s.id]));
     const msgs = env.waha.state.allChats().filter((c) => byStoreSession.has(c.session)).flatMap((c) => c.messages.filter((m) => m.fromMe).map((m) => ({ m, storeId: byStoreSession.get(c.session)! })));
     const secret = webhookSecret();
     const r0 = Date.now();
+    const cpuR0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid) };
     await pool(msgs, 20, async ({ m, storeId }) => {
       for (const ack of [1, 2, 3]) {
         const body = JSON.stringify({
@@ -100,38 +216,61 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
         }).then((r) => r.arrayBuffer());
       }
     });
-    await waitFor(async () => ((await statusCounts(env, storeIds)).read ?? 0) >= waitingCount, 180_000, 1000);
+    const webhooksSeconds = (Date.now() - r0) / 1000;
+    // Read in PostgreSQL comes from the webhook; the workflows are done when none is open any more.
+    const openWorkflows = async () => (await env.ctx.temporal.workflow.count(`TaskQueue = 'bench-memory' AND ExecutionStatus = 'Running'`)).count;
+    await waitFor(async () => (await openWorkflows()) === 0, Math.max(120_000, o.budgetSeconds * 1000), 2000);
     const releaseSeconds = (Date.now() - r0) / 1000;
-    const afterReleaseMb = rssMb(worker.pid);
+    const cpuRelease = { worker: cpuSeconds(worker.pid) - cpuR0.worker, temporal: treeCpuSeconds(env.temporalPid) - cpuR0.temporal };
+    const afterRelease = await point();
     await sleep(15_000);
-    const settledMb = rssMb(worker.pid);
-    clearInterval(sampler);
-    const peakMb = Math.max(...samples.map((s) => s.rssMb), waitingMb);
-    const slope = waitingCount > 0 ? (waitingMb - baselineMb) / waitingCount : 0;
-    const at10k = baselineMb + slope * 10_000;
+    const settled = await point();
+    sampling = false;
+    await sampler;
+    const peakMb = Math.max(...samples.map((s) => s.rssMb), atWaiting.rssMb);
     const open = await env.ctx.db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(and(inArray(notifications.storeId, storeIds), eq(notifications.status, 'sent')));
+    const stillRunning = await openWorkflows();
     return {
       requested: o.waiting,
       waiting: waitingCount,
+      reached: waitingCount >= o.waiting,
       maxCachedWorkflows: cache,
+      inFlight: o.inFlight,
+      tuning: o.tuning ?? {},
+      nodeFlags: o.nodeFlags ?? [],
+      traceGc: o.traceGc,
+      workerEnv: o.workerEnv ?? {},
+      workerFrom: env.workerFrom,
+      startup: worker.startup.map((s) => ({ step: s.step, rssMb: round(s.rss / MB, 1), heapTotalMb: round(s.heapTotal / MB, 1), externalMb: round(s.external / MB, 1) })),
+      idle,
+      atWaiting,
+      afterRelease,
+      settled15s: settled,
+      // A snapshot at W grows the heap it writes: after-release figures of such a run are not clean.
+      snapshotBeforeRelease: o.heapSnapshots,
+      idleHeap,
+      waitingHeap,
       startSeconds: round(startSeconds, 1),
       allSentSeconds: round(sentSeconds, 1),
+      sentPerSecond: round(waitingCount / sentSeconds, 2),
+      webhooksSeconds: round(webhooksSeconds, 1),
       releaseSeconds: round(releaseSeconds, 1),
-      baselineMb: round(baselineMb, 1),
-      waitingMb: round(waitingMb, 1),
+      releasedPerSecond: round(waitingCount / releaseSeconds, 2),
+      cpuSeconds: { send: { worker: round(cpuSend.worker, 1), temporal: round(cpuSend.temporal, 1) }, release: { worker: round(cpuRelease.worker, 1), temporal: round(cpuRelease.temporal, 1) } },
+      baselineMb: idle.rssMb,
+      waitingMb: atWaiting.rssMb,
       peakMb: round(peakMb, 1),
-      afterReleaseMb: round(afterReleaseMb, 1),
-      settled15sMb: round(settledMb, 1),
-      kbPerWaitingWorkflow: round(slope * 1024, 1),
-      extrapolatedAt10kMb: waitingCount >= 10_000 ? round(waitingMb, 1) : round(at10k, 1),
-      extrapolated: waitingCount < 10_000,
+      afterReleaseMb: afterRelease.rssMb,
+      settled15sMb: settled.rssMb,
       stillSentAfterRelease: open[0]?.n ?? 0,
-      statusesWhenMeasured: stuck,
+      stillRunningAfterRelease: stillRunning,
+      statusesWhenMeasured,
       samples: samples.filter((_, i) => i % 5 === 0),
-      target: 350,
+      target: 300,
     };
   } finally {
     env.waha.state.ackDelaysMs = [10, 20, 30];
     await worker.stop();
+    if (gcTrace) rmSync(gcTrace, { force: true });
   }
 }

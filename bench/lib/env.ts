@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,10 @@ import { createTemporalDatabases, ensureNamespace, migrateTemporalSchemas, start
 import { ensureTemporalServerBinaries } from '../../lib/runtime/temporal-server-binaries.ts';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { WORKFLOWS_PATH } from '../../lib/temporal/worker.ts';
+import ts from 'typescript';
+import { ensureProductionBuild, WORKFLOW_BUNDLE_FILE } from '../../lib/runtime/production-build.ts';
+import { WORKFLOWS_PATH, type WorkerTuning } from '../../lib/temporal/worker.ts';
+import type { BenchWorkerConfig, StartupStep } from '../worker-main.ts';
 import { createKaspiSimulatorApp, KaspiSimState } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
 
@@ -41,6 +44,10 @@ export interface BenchEnv {
   temporalPid: number;
   postgresPid: number | null;
   bundlePath: string;
+  /** Where the worker processes run from: the production build (default) or the sources with tsx. */
+  workerFrom: WorkerFrom;
+  productionBuildDir?: string;
+  compiledWorkerMain?: string;
   kaspiUrl: string;
   kaspi: KaspiRouter;
   waha: WahaSimulator;
@@ -73,6 +80,9 @@ export class KaspiRouter {
     for (const { state } of this.#apps.values()) state.requests.length = 0;
   }
 }
+
+/** `dist`: `npm run build`'s output with plain node, as production runs it. `source`: the checkout with tsx. */
+export type WorkerFrom = 'dist' | 'source';
 
 /** `dev`: `temporal server start-dev` in memory. `cluster`: the production server on PostgreSQL, as `npm run cluster` runs it. */
 export type BenchTemporal = 'dev' | 'cluster';
@@ -136,7 +146,11 @@ async function startClusterTemporal(serverUrl: string, tmp: string, cli: string,
   };
 }
 
-export async function startBenchEnv(log: (line: string) => void, options: { temporal?: BenchTemporal } = {}): Promise<BenchEnv> {
+export async function startBenchEnv(log: (line: string) => void, options: { temporal?: BenchTemporal; workerFrom?: WorkerFrom } = {}): Promise<BenchEnv> {
+  const workerFrom = options.workerFrom ?? 'dist';
+  // Built first: it refuses code that does not type-check, before anything is started.
+  const build = workerFrom === 'dist' ? await ensureProductionBuild({ progress: log }) : undefined;
+  const compiledWorkerMain = build ? compileWorkerMain() : undefined;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'kaspi-notify-bench-'));
   const cli = await ensureTemporalCli({ progress: log });
   let temporal: BenchTemporalServer | undefined;
@@ -150,9 +164,17 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
   }
   log(`${options.temporal === 'cluster' ? 'Temporal server 1.29.1 on PostgreSQL' : 'Temporal dev server (in memory)'} at ${temporal.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
-  const bundlePath = path.join(tmp, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
+  // From dist/ the worker loads the bundle `npm run build` made, as bin/worker.js does.
+  let bundlePath = build ? path.join(build.dir, WORKFLOW_BUNDLE_FILE) : path.join(tmp, 'workflow-bundle.js');
+  if (!build) {
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    writeFileSync(bundlePath, code);
+  } else {
+    // A copy: another engineer's rebuild swaps dist/ while a long run is still starting workers.
+    const copy = path.join(tmp, WORKFLOW_BUNDLE_FILE);
+    writeFileSync(copy, readFileSync(bundlePath));
+    bundlePath = copy;
+  }
 
   const kaspi = new KaspiRouter();
   const kaspiServer = await new Promise<ReturnType<typeof serve> & { address(): unknown }>((resolve, reject) => {
@@ -175,6 +197,9 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
     temporalPid: temporal!.pid,
     postgresPid: database?.postgresPid ?? null,
     bundlePath,
+    workerFrom,
+    productionBuildDir: build?.dir,
+    compiledWorkerMain,
     kaspiUrl,
     kaspi,
     waha,
@@ -191,6 +216,7 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
       await temporal?.stop();
       await database?.dispose().catch(() => undefined);
       rmSync(tmp, { recursive: true, force: true });
+      if (compiledWorkerMain) rmSync(compiledWorkerMain, { force: true });
     },
   };
 }
@@ -199,6 +225,15 @@ export interface WorkerProcessOptions {
   mode: 'real' | 'noop';
   taskQueue: string;
   maxCachedWorkflows?: number;
+  tuning?: WorkerTuning;
+  /** As bin/worker.ts: default pool size, SDK metrics exporter and /metrics (the memory figure). */
+  asProduction?: boolean;
+  /** Node/V8 flags of the worker process (e.g. --max-semi-space-size=4). */
+  nodeFlags?: string[];
+  /** Extra environment of the worker process (e.g. MALLOC_ARENA_MAX). */
+  env?: Record<string, string>;
+  /** The worker's stdout goes here instead of the bench's (its --trace-gc lines, bench/lib/memory.ts). */
+  stdoutFile?: string;
   cpuProfDir?: string;
 }
 
@@ -206,60 +241,113 @@ export interface HeartbeatStats {
   [activity: string]: { executions: number; withHeartbeat: number; heartbeatCalls: number; maxDurationMs: number };
 }
 
+/** process.memoryUsage() of the worker's main thread plus its V8 heap spaces. */
+export interface WorkerMemory extends NodeJS.MemoryUsage {
+  mallocedMemory: number;
+  heapSizeLimit: number;
+  spaces: { space: string; size: number; used: number }[];
+}
+
 export interface WorkerProcess {
   pid: number;
   /** Every process of the group (one for a single worker). */
   pids: number[];
   child: ChildProcess;
+  /** RSS and V8 figures at each start-up step (first process of a group). */
+  startup: StartupStep[];
   heartbeats(): Promise<HeartbeatStats>;
+  memory(): Promise<WorkerMemory>;
+  /** Heap snapshots of the main thread and of each workflow thread; returns the files written. */
+  snapshot(prefix: string): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+type WorkerReply =
+  | { type: 'ready'; steps: StartupStep[] }
+  | { type: 'heartbeats'; id: number; stats: HeartbeatStats }
+  | { type: 'memory'; id: number; memory: WorkerMemory }
+  | { type: 'snapshot'; id: number; files: string[]; error?: string };
+
+/**
+ * bench/worker-main.ts as plain JavaScript for `node` without a loader: the file alone is
+ * transpiled (its product imports are dynamic, from dist/), and written under bench/results/ so
+ * that its own package imports resolve to this checkout's node_modules.
+ */
+function compileWorkerMain(): string {
+  const source = readFileSync(path.join(BENCH_DIR, 'worker-main.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false },
+    fileName: 'worker-main.ts',
+  });
+  const dir = path.join(BENCH_DIR, 'results', 'compiled');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `worker-main-${process.pid}.mjs`);
+  writeFileSync(file, outputText);
+  return file;
 }
 
 /** Starts bench/worker-main.ts in its own Node process and waits until it polls. */
 export async function startWorkerProcess(env: BenchEnv, options: WorkerProcessOptions): Promise<WorkerProcess> {
-  const config = {
+  const { nodeFlags, env: extraEnv, cpuProfDir, stdoutFile, ...workerOptions } = options;
+  const config: BenchWorkerConfig = {
     databaseUrl: env.databaseUrl,
     temporalAddress: env.temporalAddress,
     kaspiUrl: env.kaspiUrl,
     bundlePath: env.bundlePath,
     appSecret: APP_SECRET,
-    ...options,
+    productRoot: env.workerFrom === 'dist' ? env.productionBuildDir! : path.dirname(BENCH_DIR),
+    productExt: env.workerFrom === 'dist' ? 'js' : 'ts',
+    ...workerOptions,
   };
-  const args = ['--import', 'tsx'];
-  if (options.cpuProfDir) {
-    mkdirSync(options.cpuProfDir, { recursive: true });
-    args.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
+  // From dist/: plain node, as lib/runtime/cluster.ts and the image start the worker.
+  const args = env.workerFrom === 'dist' ? [...(nodeFlags ?? [])] : ['--import', 'tsx', ...(nodeFlags ?? [])];
+  if (cpuProfDir) {
+    mkdirSync(cpuProfDir, { recursive: true });
+    args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
   }
-  args.push(path.join(BENCH_DIR, 'worker-main.ts'));
+  args.push(env.workerFrom === 'dist' ? env.compiledWorkerMain! : path.join(BENCH_DIR, 'worker-main.ts'));
+  const stdout = stdoutFile ? openSync(stdoutFile, 'a') : 'inherit';
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, BENCH_WORKER_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...extraEnv, BENCH_WORKER_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
-  const pending = new Map<number, (v: HeartbeatStats) => void>();
+  if (typeof stdout === 'number') closeSync(stdout);
+  const pending = new Map<number, (m: WorkerReply) => void>();
   let seq = 0;
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (m: { type: string }) => {
+  const startup = await new Promise<StartupStep[]>((resolve, reject) => {
+    const onMessage = (m: WorkerReply) => {
       if (m.type === 'ready') {
         child.off('exit', onExit);
-        resolve();
+        resolve(m.steps);
       }
     };
     const onExit = (code: number | null) => reject(new Error(`bench worker exited with code ${code} before it was ready`));
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
-  child.on('message', (m: { type: string; id?: number; stats?: HeartbeatStats }) => {
-    if (m.type === 'heartbeats' && m.id !== undefined) pending.get(m.id)?.(m.stats ?? {});
+  child.on('message', (m: WorkerReply) => {
+    if ('id' in m) {
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+    }
+  });
+  const ask = <T extends WorkerReply['type']>(type: T, extra: Record<string, unknown> = {}) => new Promise<Extract<WorkerReply, { type: T }>>((resolve) => {
+    const id = ++seq;
+    pending.set(id, (m) => resolve(m as Extract<WorkerReply, { type: T }>));
+    child.send({ type, id, ...extra });
   });
   return {
     pid: child.pid ?? 0,
     pids: [child.pid ?? 0],
     child,
-    heartbeats: () => new Promise((resolve) => {
-      const id = ++seq;
-      pending.set(id, resolve);
-      child.send({ type: 'heartbeats', id });
-    }),
+    startup,
+    heartbeats: async () => (await ask('heartbeats')).stats,
+    memory: async () => (await ask('memory')).memory,
+    snapshot: async (prefix) => {
+      const reply = await ask('snapshot', { prefix });
+      if (reply.error) throw new Error(`heap snapshot failed: ${reply.error}`);
+      return reply.files;
+    },
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -284,6 +372,9 @@ export async function startWorkerGroup(env: BenchEnv, options: WorkerProcessOpti
     pid: workers[0]!.pid,
     pids: workers.map((w) => w.pid),
     child: workers[0]!.child,
+    startup: workers[0]!.startup,
+    memory: () => workers[0]!.memory(),
+    snapshot: (prefix) => workers[0]!.snapshot(prefix),
     heartbeats: async () => {
       const merged: HeartbeatStats = {};
       for (const stats of await Promise.all(workers.map((w) => w.heartbeats()))) {

@@ -35,9 +35,11 @@ export function rows(r: Results): Row[] {
   }
   if (f.memory) {
     const m = f.memory;
-    out.push([`5 worker RSS, ${m.waiting} waiting (cache ${m.maxCachedWorkflows})`, `${m.waitingMb} MB (baseline ${m.baselineMb}, peak ${m.peakMb}, ${m.kbPerWaitingWorkflow} KB/wf)`, '', '']);
-    out.push([`  at 10,000 waiting${m.extrapolated ? ' (extrapolated)' : ''}`, `${m.extrapolatedAt10kMb} MB`, '≤ 350 MB', verdict(m.extrapolatedAt10kMb <= 350)]);
-    out.push(['  after release / +15 s', `${m.afterReleaseMb} / ${m.settled15sMb} MB`, '', '']);
+    const tuning = [...Object.entries(m.tuning ?? {}).map(([k, v]) => `${k} ${String(v)}`), ...(m.nodeFlags ?? []), ...Object.entries(m.workerEnv ?? {}).map(([k, v]) => `${k}=${String(v)}`)].join(', ');
+    out.push([`5 worker RSS idle (cache ${m.maxCachedWorkflows}${tuning ? `, ${tuning}` : ''}; ${m.workerFrom})`, `${m.baselineMb} MB (main heap ${m.idle.mainHeapTotalMb}, external ${m.idle.externalMb}, anonymous ${m.idle.smaps?.anonymousMb ?? '–'}, files ${m.idle.smaps ? Math.round((m.idle.smaps.nodeBinaryMb + m.idle.smaps.temporalCoreLibMb + m.idle.smaps.otherFilesMb) * 10) / 10 : '–'})`, '', '']);
+    out.push([`  at ${m.waiting} waiting${m.reached ? '' : ` (of ${m.requested} requested: budget ran out)`}`, `${m.waitingMb} MB (peak ${m.peakMb}, main heap ${m.atWaiting.mainHeapTotalMb})`, '≤ 300 MB at 10,000', m.waiting >= 10_000 ? verdict(m.waitingMb <= 300) : 'NOT MEASURED']);
+    out.push(['  after release / +15 s', `${m.afterReleaseMb} / ${m.settled15sMb} MB${m.snapshotBeforeRelease ? ' (after a heap snapshot)' : ''}`, '', '']);
+    out.push(['  sent / released per second', `${m.sentPerSecond}/s (${m.allSentSeconds} s) / ${m.releasedPerSecond}/s (${m.releaseSeconds} s)`, '', '']);
   }
   if (f.polling) {
     const p = f.polling;

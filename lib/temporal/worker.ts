@@ -49,9 +49,12 @@ function installRuntime(ctx: AppContext): void {
   });
 }
 
+/** Worker options the benchmark varies (bench/figures/memory.ts); the product sets only the cache bound. */
+export type WorkerTuning = Pick<WorkerOptions, 'workflowThreadPoolSize' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions' | 'stickyQueueScheduleToStartTimeout' | 'reuseV8Context'>;
+
 export async function startWorker(
   ctx: AppContext,
-  options: { taskQueue?: string; workflowBundle?: WorkerOptions['workflowBundle']; activities?: Partial<Activities>; maxCachedWorkflows?: number } = {},
+  options: { taskQueue?: string; workflowBundle?: WorkerOptions['workflowBundle']; activities?: Partial<Activities>; maxCachedWorkflows?: number; tuning?: WorkerTuning } = {},
 ): Promise<RunningWorker> {
   installRuntime(ctx);
   const connection = await NativeConnection.connect({ address: ctx.config.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', ...temporalConnectionOptions(ctx.config) });
@@ -62,6 +65,7 @@ export async function startWorker(
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : defaultWorkflowSource()),
     activities: { ...createActivities(ctx), ...options.activities },
     maxCachedWorkflows: options.maxCachedWorkflows ?? ctx.config.WORKER_MAX_CACHED_WORKFLOWS,
+    ...options.tuning,
   });
   const done = worker.run().finally(() => connection.close());
   return {
