@@ -4,6 +4,7 @@ import {
   boolean,
   check,
   customType,
+  date,
   index,
   integer,
   jsonb,
@@ -284,6 +285,10 @@ export const notifications = pgTable('notifications', {
   optedOutAt: ts('opted_out_at'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
+  // The store's local date of created_at in the store's timezone at insert, set by a trigger and
+  // never by the app: the day the row is counted under in notification_daily_counts, kept on the
+  // row so a later timezone change cannot move it. Null only on rows older than migration 0011.
+  localDay: date('local_day'),
 }, (t) => [
   // The outcome statistics per template read a store's sends over a period (lib/services/template-stats.ts).
   index('notifications_store_sent_idx').on(t.storeId, t.sentAt).where(sql`sent_at is not null`),
@@ -297,6 +302,39 @@ export const notifications = pgTable('notifications', {
   check('notifications_status_ck', inList('status', NOTIFICATION_STATUSES)),
   check('notifications_event_ck', inList('event', NOTIFY_EVENTS)),
 ]);
+
+/**
+ * How many notifications each store has per local day and status: what the dashboard reads
+ * (lib/services/dashboard.ts) instead of counting `notifications`. Written only by the triggers of
+ * migration 0011, in the transaction of every insert, status change and delete of a notification
+ * (docs/architecture.md "The dashboard's daily counts"); a count that reaches zero is deleted, so the
+ * table equals `count(*) group by store_id, local_day, status`. No foreign key to stores: the
+ * triggers add to it at commit, and a key check there would wait on the row lock of a store being
+ * deleted, which waits for ours.
+ */
+export const notificationDailyCounts = pgTable('notification_daily_counts', {
+  storeId: uuid('store_id').notNull(),
+  day: date('day').notNull(),
+  status: varchar('status', { length: 20 }).notNull(),
+  count: integer('count').notNull(),
+}, (t) => [
+  primaryKey({ name: 'notification_daily_counts_pk', columns: [t.storeId, t.day, t.status] }),
+  // The dashboard's queue depth sums these over all days.
+  index('notification_daily_counts_queue_idx').on(t.storeId).where(sql`status in ('queued', 'scheduled')`),
+]);
+
+/**
+ * The day of a notification created before migration 0011 (its `local_day` is null) is its
+ * created_at in the timezone its store had at that migration (UTC when PostgreSQL does not know
+ * that zone), kept here so a later change of the store's timezone cannot move rows already counted.
+ * Filled once by that migration; the triggers delete a store's row when the store is deleted. No
+ * foreign key: adding one would lock `stores` during the migration, against polls that hold a store
+ * row and wait for `notifications`.
+ */
+export const notificationLegacyDayTimezones = pgTable('notification_legacy_day_timezones', {
+  storeId: uuid('store_id').primaryKey(),
+  timezone: varchar('timezone', { length: 64 }).notNull(),
+});
 
 export const messageAttempts = pgTable('message_attempts', {
   id: uuid('id').primaryKey().defaultRandom(),
