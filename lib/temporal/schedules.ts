@@ -81,7 +81,10 @@ function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): Schedul
   };
 }
 
-function differs(current: ScheduleDescription, d: DesiredPollSchedule): boolean {
+/** What both a describe and a list entry carry: enough to tell whether a Schedule needs an update. */
+type ScheduleShape = Pick<ScheduleDescription, 'spec'> & { state: { paused: boolean } };
+
+function differs(current: ScheduleShape, d: DesiredPollSchedule): boolean {
   const interval = current.spec.intervals?.[0];
   const everyMs = interval ? Number(interval.every) : NaN;
   const offsetMs = interval ? Number(interval.offset ?? 0) : NaN;
@@ -122,15 +125,29 @@ async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQu
 export async function reconcileSchedules(db: Db, client: Client, taskQueue: string, options: { storeId?: string } = {}): Promise<ReconcileResult> {
   const desired = await desiredPollSchedules(db, options.storeId);
   const result: ReconcileResult = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
-  for (const d of desired) result[await upsertPollSchedule(client, d, taskQueue)]++;
-
   const wanted = new Set(desired.map((d) => pollScheduleId(d.storeId)));
   const stale: string[] = [];
   if (options.storeId) {
+    for (const d of desired) result[await upsertPollSchedule(client, d, taskQueue)]++;
     if (desired.length === 0) stale.push(pollScheduleId(options.storeId));
   } else {
+    // A describe is a query answered by the Schedule's own workflow on the server's internal
+    // worker — the worker that also fires every poll. The full pass (every 5 minutes) therefore
+    // reads one visibility listing and describes only the Schedules that listing shows missing or
+    // different (docs/performance.md). A listing that lags an update only costs a describe.
+    const listed = new Map<string, ScheduleShape>();
     for await (const s of client.schedule.list()) {
-      if (s.scheduleId.startsWith(POLL_SCHEDULE_PREFIX) && !wanted.has(s.scheduleId)) stale.push(s.scheduleId);
+      if (!s.scheduleId.startsWith(POLL_SCHEDULE_PREFIX)) continue;
+      if (wanted.has(s.scheduleId)) {
+        if (s.spec) listed.set(s.scheduleId, { spec: s.spec, state: s.state });
+      } else {
+        stale.push(s.scheduleId);
+      }
+    }
+    for (const d of desired) {
+      const current = listed.get(pollScheduleId(d.storeId));
+      if (current && !differs(current, d)) result.unchanged++;
+      else result[await upsertPollSchedule(client, d, taskQueue)]++;
     }
   }
   for (const id of stale) {

@@ -85,6 +85,39 @@ describe('poll schedules on the real Temporal server', () => {
     await expect(describeSchedule(storeId)).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
 
+  it('the full pass describes only Schedules the listing shows missing or different', async () => {
+    const ids = [await newStore(), await newStore(), await newStore()];
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE);
+    // Visibility follows a create a moment later; wait until the listing carries all three.
+    const allListed = async () => {
+      const listed = new Set<string>();
+      for await (const s of ctx.temporal.schedule.list()) if (s.spec?.intervals?.length) listed.add(s.scheduleId);
+      return ids.every((id) => listed.has(pollScheduleId(id)));
+    };
+    let listed = await allListed();
+    for (let i = 0; i < 50 && !listed; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      listed = await allListed();
+    }
+    expect(listed).toBe(true);
+
+    await ctx.db.update(stores).set({ pollIntervalSeconds: 300 }).where(eq(stores.id, ids[0]!));
+    const handled: string[] = [];
+    const counting = {
+      schedule: {
+        list: () => ctx.temporal.schedule.list(),
+        create: (o: Parameters<typeof ctx.temporal.schedule.create>[0]) => ctx.temporal.schedule.create(o),
+        getHandle: (id: string) => {
+          handled.push(id);
+          return ctx.temporal.schedule.getHandle(id);
+        },
+      },
+    } as unknown as typeof ctx.temporal;
+    await reconcileSchedules(ctx.db, counting, ctx.config.TEMPORAL_TASK_QUEUE);
+    expect(handled.filter((id) => ids.some((s) => id === pollScheduleId(s)))).toEqual([pollScheduleId(ids[0]!)]);
+    expect(Number((await describeSchedule(ids[0]!)).spec.intervals?.[0]?.every)).toBe(300_000);
+  });
+
   it('pauses a store whose token was rejected or that has no token', async () => {
     const rejected = await newStore({ tokenRejected: true });
     const pushOnly = await newStore({ kaspiTokenEnc: null });
