@@ -24,6 +24,8 @@ export interface DevServerOptions {
   namespace?: string;
   logFile: string;
   retentionDays?: number;
+  /** Serves the server's own Prometheus metrics (Schedule and task-queue figures) on 127.0.0.1. */
+  metricsPort?: number;
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
@@ -34,6 +36,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--log-level', 'warn', '--log-format', 'json',
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
     // Without these pragmas SQLite syncs on every write and the server crawls.
     ...(options.dbFile ? ['--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
   ];

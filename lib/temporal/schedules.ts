@@ -66,7 +66,7 @@ export function pollPhaseSeconds(storeId: string, intervalSeconds: number): numb
   return hash % intervalSeconds;
 }
 
-function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof kaspiPollWorkflow>> {
+export function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof kaspiPollWorkflow>> {
   return {
     scheduleId: pollScheduleId(d.storeId),
     spec: { intervals: [{ every: `${d.intervalSeconds}s`, offset: `${pollPhaseSeconds(d.storeId, d.intervalSeconds)}s` }] },
