@@ -9,6 +9,7 @@ import { runLatency } from './figures/latency.ts';
 import { runCost } from './figures/cost.ts';
 import { runMemory } from './figures/memory.ts';
 import { runPolling } from './figures/polling.ts';
+import { runPush } from './figures/push.ts';
 import { runAdmin } from './figures/admin.ts';
 import { renderMarkdown, renderTable, type Results } from './lib/report.ts';
 import type { WorkerTuning } from '../lib/temporal/worker.ts';
@@ -18,7 +19,7 @@ import type { WorkerTuning } from '../lib/temporal/worker.ts';
  * Sizes are flags (see bench/README.md). Prints a table, writes bench/results/latest.json and
  * bench/results/latest.md (this run; bench/RESULTS.md is the curated record).
  */
-const FIGURES = ['throughput', 'floor', 'latency', 'cost', 'memory', 'polling', 'admin'] as const;
+const FIGURES = ['throughput', 'floor', 'latency', 'push', 'cost', 'memory', 'polling', 'admin'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values } = parseArgs({
@@ -30,6 +31,9 @@ const { values } = parseArgs({
     'latency-seconds': { type: 'string', default: '60' },
     'latency-rate': { type: 'string' },
     'poll-interval': { type: 'string', default: '10' },
+    'push-stores': { type: 'string', default: '10' },
+    'push-seconds': { type: 'string', default: '30' },
+    'push-rate': { type: 'string' },
     'memory-waiting': { type: 'string', default: '10000' },
     'memory-cache': { type: 'string' },
     'memory-budget-seconds': { type: 'string', default: '1800' },
@@ -46,6 +50,9 @@ const { values } = parseArgs({
     'polling-stores': { type: 'string', default: '1000' },
     'polling-interval': { type: 'string', default: '30' },
     'polling-seconds': { type: 'string', default: '150' },
+    'polling-busy-share': { type: 'string', default: '0.1' },
+    'polling-busy-orders-per-hour': { type: 'string', default: '12' },
+    'polling-same-second': { type: 'boolean', default: false },
     'admin-rows': { type: 'string', default: '1000000' },
     'cpu-prof': { type: 'boolean', default: false },
     // The Temporal server under test: the dev server, or the production server on PostgreSQL.
@@ -92,7 +99,7 @@ try {
   results.machine.workerFrom = values['worker-from'] === 'dist' ? 'production build (dist/, plain node)' : 'sources (tsx)';
   results.machine.temporal = values.temporal === 'cluster' ? `temporal-server 1.29.1 on PostgreSQL, ${num('workers')} worker process(es)` : `temporal server start-dev, in memory, ${num('workers')} worker process(es)`;
   const profDir = values['cpu-prof'] ? path.join(BENCH_DIR, 'results', 'profiles') : undefined;
-  const needsReal = ['throughput', 'latency', 'cost', 'polling'].some((f) => only.has(f as Figure));
+  const needsReal = ['throughput', 'latency', 'push', 'cost', 'polling'].some((f) => only.has(f as Figure));
   if (needsReal) realWorker = await startWorkerGroup(env, { mode: 'real', taskQueue: 'bench-pipeline', cpuProfDir: profDir }, num('workers'));
   const sizes = { stores: num('stores'), ordersPerStore: num('orders'), timeoutMs: 8 * 60_000 };
 
@@ -102,7 +109,7 @@ try {
     log(`  → ${JSON.stringify(results.figures.throughput)}`);
   }
   if (only.has('floor')) {
-    const floorWorker = await startWorkerProcess(env, { mode: 'noop', taskQueue: 'bench-floor' });
+    const floorWorker = await startWorkerProcess(env, { mode: 'noop', taskQueue: 'bench-floor', cpuProfDir: profDir });
     try {
       results.figures.floor = await runFloor(env, floorWorker, sizes, log);
       log(`  → ${JSON.stringify(results.figures.floor)}`);
@@ -117,6 +124,13 @@ try {
     results.figures.latency = await runLatency(env, { stores: num('latency-stores'), seconds: num('latency-seconds'), rate, pollIntervalSeconds: num('poll-interval'), maxRate: max ?? null }, log);
     log(`  → ${JSON.stringify(results.figures.latency)}`);
   }
+  if (only.has('push')) {
+    const max = results.figures.throughput?.perSecond;
+    const rate = values['push-rate'] ? Number(values['push-rate']) : max ? max / 2 : 2;
+    log(`push: ${rate.toFixed(2)}/s for ${values['push-seconds']} s over ${values['push-stores']} stores (POST /api/kaspi/orders)`);
+    results.figures.push = await runPush(env, { stores: num('push-stores'), seconds: num('push-seconds'), rate }, log);
+    log(`  → ${JSON.stringify(results.figures.push)}`);
+  }
   if (only.has('cost')) {
     log('cost: billable actions from histories');
     results.figures.cost = await runCost(env, realWorker!, { pollIntervalSeconds: 10 }, log);
@@ -124,7 +138,7 @@ try {
   }
   if (only.has('polling')) {
     log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s for ${values['polling-seconds']} s`);
-    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds') }, log);
+    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true }, log);
     log(`  → ${JSON.stringify(results.figures.polling)}`);
   }
   if (realWorker) {

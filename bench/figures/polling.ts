@@ -1,23 +1,63 @@
-import { createStores } from '../lib/fixtures.ts';
+import { and, inArray, isNotNull } from 'drizzle-orm';
+import { notifications } from '../../drizzle/schema.ts';
+import { desiredPollSchedules, pollScheduleOptions } from '../../lib/temporal/schedules.ts';
+import { createOrder, createStores, pool, statusCounts, type BenchStore } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
-import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
+import { delta, histogramQuantile, scrape, type Sample } from '../lib/prometheus.ts';
+import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds, waitFor } from '../lib/stats.ts';
 import { deleteSchedules, startSchedules } from './latency.ts';
+import { chatIdOf, sendTimesByChat } from './throughput.ts';
+
+export interface PollingOptions {
+  stores: number;
+  intervalSeconds: number;
+  seconds: number;
+  /** Share of the stores that receive orders during the window (the rest are idle, as most are). */
+  busyShare: number;
+  /** Orders a busy store receives per hour, arriving open-loop at random busy stores. */
+  busyOrdersPerHour: number;
+  /** Puts every Schedule back at offset 0 (all stores firing in the same second, as before phases). */
+  sameSecond: boolean;
+}
+
+/** Actions of an idle poll: Schedule action, workflow start, pollKaspiStore, its heartbeat (figure 4). */
+const IDLE_POLL_ACTIONS = 4;
 
 /**
- * N stores on their real Schedules (reconcileSchedules), each with an empty Kaspi, for a window of
- * `seconds`: CPU of the worker, the Temporal dev server and PostgreSQL (from /proc/<pid>/stat),
- * and poll lag = the poll run's start/close time minus the Schedule's nominal time
- * (TemporalScheduledStartTime), from visibility.
+ * N stores on their real Schedules (reconcileSchedules, with the product's phases), a share of them
+ * busy — WhatsApp connected and orders arriving open-loop — the rest with an empty Kaspi. Over the
+ * window: CPU of the worker, Temporal and PostgreSQL (from /proc), what the Temporal server itself
+ * counted (Schedule starts, missed catch-up windows, rate-limited starts, schedule-to-start
+ * latency of our task queue, billable-action counter), poll lag from visibility (run start/close
+ * minus the Schedule's nominal time), and for the busy stores' orders visible → queued (the poll
+ * that found it committed) → sent (WAHA received sendText).
  */
-export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: { stores: number; intervalSeconds: number; seconds: number }, log: (s: string) => void) {
-  const stores = await createStores(env, o.stores, { label: 'poll', waha: false, pollIntervalSeconds: o.intervalSeconds });
+export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: PollingOptions, log: (s: string) => void) {
+  const busyCount = Math.min(o.stores, Math.round(o.stores * o.busyShare));
+  const idle = await createStores(env, o.stores - busyCount, { label: 'poll', waha: false, pollIntervalSeconds: o.intervalSeconds });
+  const busy = busyCount ? await createStores(env, busyCount, { label: 'busy', pollIntervalSeconds: o.intervalSeconds }) : [];
+  const stores = [...idle, ...busy];
   const s0 = Date.now();
-  await startSchedules(env, stores, 'bench-pipeline');
-  log(`  ${stores.length} schedules created in ${Math.round((Date.now() - s0) / 1000)} s; warming up one interval…`);
-  await sleep(o.intervalSeconds * 1000);
+  if (o.sameSecond) {
+    // The product's Schedules with the offset left out, created directly: describing 1,000
+    // just-created Schedules to change them times out while the server's internal worker is busy.
+    const desired = await desiredPollSchedules(env.ctx.db);
+    const ids = new Set(stores.map((st) => st.id));
+    await pool(desired.filter((d) => ids.has(d.storeId)), 10, async (d) => {
+      const options = pollScheduleOptions(d, 'bench-pipeline');
+      await env.ctx.temporal.schedule.create({ ...options, spec: { intervals: [{ every: `${o.intervalSeconds}s` }] } });
+    });
+  } else {
+    await startSchedules(env, stores, 'bench-pipeline');
+  }
+  log(`  ${stores.length} schedules (${busy.length} busy) created in ${Math.round((Date.now() - s0) / 1000)} s; warming up one interval…`);
+  await sleep(o.intervalSeconds * 1000 + 2000);
+  env.waha.state.clearLogs();
+
+  const metrics0 = await scrape(env.temporalMetricsUrl);
   const t0 = Date.now();
   const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
-  await sleep(o.seconds * 1000);
+  const visible = await arrivals(env, busy, (busyCount * o.busyOrdersPerHour) / 3600, o.seconds * 1000);
   const wall = (Date.now() - t0) / 1000;
   const cpu = {
     worker: (workerCpuSeconds(worker) - cpu0.worker) / wall,
@@ -25,13 +65,72 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: { stor
     postgres: cpu0.postgres === null ? null : (treeCpuSeconds(env.postgresPid!) - cpu0.postgres) / wall,
     benchProcess: (cpuSeconds(process.pid) - cpu0.bench) / wall,
   };
+  const metrics1 = await scrape(env.temporalMetricsUrl);
   const t1 = Date.now();
+
+  log(`  ${visible.size} orders arrived at busy stores; waiting for their sends…`);
+  await waitFor(async () => sendTimesByChat(env).size >= visible.size, o.intervalSeconds * 1000 + 60_000, 1000);
   await deleteSchedules(env, stores);
   env.kaspi.clearLogs();
   await sleep(3000);
 
-  const startLag: number[] = [];
-  const doneLag: number[] = [];
+  const lag = await pollLag(env, t0, t1);
+  const expected = Math.floor((o.stores * wall) / o.intervalSeconds);
+  const server = serverCounts(metrics0, metrics1);
+  const orders = await orderLatency(env, busy, visible);
+  const notificationActions = 7; // figure 4: ~6.85 per delivered notification
+  return {
+    stores: o.stores,
+    phases: o.sameSecond ? 'all at offset 0' : 'per store',
+    busyStores: busyCount,
+    intervalSeconds: o.intervalSeconds,
+    windowSeconds: round(wall, 1),
+    pollsPerSecondNominal: round(o.stores / o.intervalSeconds, 1),
+    runs: lag.runs,
+    expectedRuns: expected,
+    runsStillOpen: lag.open,
+    cpuCores: {
+      worker: round(cpu.worker, 2),
+      temporal: round(cpu.temporal, 2),
+      postgres: round(cpu.postgres, 2),
+      total: round(cpu.worker + cpu.temporal + (cpu.postgres ?? 0), 2),
+      benchProcessKaspiSim: round(cpu.benchProcess, 2),
+    },
+    startLagMs: summary(lag.start),
+    pollDoneLagMs: summary(lag.done),
+    server,
+    actionsPerHour: {
+      // Our counting rules (bench/README.md): 4 per idle poll, ~7 per delivered notification.
+      model: Math.round(((lag.runs * IDLE_POLL_ACTIONS + visible.size * notificationActions) * 3600) / wall),
+      serverActionCounter: Math.round((server.actionCounter * 3600) / wall),
+    },
+    busyOrders: orders,
+    targetVisibleToSentP99Ms: o.intervalSeconds * 1000 + 2000,
+  };
+}
+
+/** Open-loop orders at `ratePerSecond`, each at a random busy store, for `ms`. */
+async function arrivals(env: BenchEnv, busy: BenchStore[], ratePerSecond: number, ms: number): Promise<Map<string, { at: number; storeId: string; code: string }>> {
+  const visible = new Map<string, { at: number; storeId: string; code: string }>();
+  const start = Date.now();
+  let n = 0;
+  while (Date.now() - start < ms) {
+    const due = busy.length ? Math.floor(((Date.now() - start) / 1000) * ratePerSecond) : 0;
+    while (n < due) {
+      const s = busy[Math.floor(Math.random() * busy.length)]!;
+      const order = createOrder(env, s);
+      const phone = env.kaspi.state(s.token).getOrder(order.code)!.customer.cellPhone!;
+      visible.set(chatIdOf(phone), { at: order.visibleAt, storeId: s.id, code: order.code });
+      n++;
+    }
+    await sleep(100);
+  }
+  return visible;
+}
+
+async function pollLag(env: BenchEnv, t0: number, t1: number) {
+  const start: number[] = [];
+  const done: number[] = [];
   let runs = 0;
   let open = 0;
   const query = `WorkflowType = "kaspiPollWorkflow" AND StartTime >= "${new Date(t0).toISOString()}" AND StartTime < "${new Date(t1).toISOString()}"`;
@@ -40,21 +139,70 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: { stor
     if (!nominal) continue;
     runs++;
     const at = new Date(nominal as string | Date).getTime();
-    startLag.push(wf.startTime.getTime() - at);
-    if (wf.closeTime) doneLag.push(wf.closeTime.getTime() - at);
+    start.push(wf.startTime.getTime() - at);
+    if (wf.closeTime) done.push(wf.closeTime.getTime() - at);
     else open++;
   }
-  const expected = Math.floor((o.stores * wall) / o.intervalSeconds);
+  return { runs, open, start, done };
+}
+
+/** What the Temporal server counted in the window (its own /metrics, scraped before and after). */
+function serverCounts(before: Sample[], after: Sample[]) {
+  const ns = { namespace: 'default' };
+  const seconds = (v: number | null) => (v === null ? null : Number.isFinite(v) ? Math.round(v * 1000) : v);
   return {
-    stores: o.stores,
-    intervalSeconds: o.intervalSeconds,
-    windowSeconds: round(wall, 1),
-    pollsPerSecondNominal: round(o.stores / o.intervalSeconds, 1),
-    runs,
-    expectedRuns: expected,
-    runsStillOpen: open,
-    cpuCores: { worker: round(cpu.worker, 2), temporal: round(cpu.temporal, 2), postgres: round(cpu.postgres, 2), benchProcessKaspiSim: round(cpu.benchProcess, 2) },
-    startLagMs: summary(startLag),
-    pollDoneLagMs: summary(doneLag),
+    scheduleActionSuccess: delta(before, after, 'schedule_action_success', ns),
+    scheduleMissedCatchupWindow: delta(before, after, 'schedule_missed_catchup_window', ns),
+    scheduleRateLimited: delta(before, after, 'schedule_rate_limited', ns),
+    scheduleBufferOverruns: delta(before, after, 'schedule_buffer_overruns', ns),
+    // Bucket upper bounds ("≤"), in ms: when the Schedule's start happened after its nominal time.
+    scheduleActionDelayP50Ms: seconds(histogramQuantile(before, after, 'schedule_action_delay', 0.5, ns)),
+    scheduleActionDelayP99Ms: seconds(histogramQuantile(before, after, 'schedule_action_delay', 0.99, ns)),
+    // How long tasks waited in each task queue before a worker took them (ours, their sticky
+    // queues, and the server's own per-namespace queue that runs the Schedules): p99 per queue.
+    taskScheduleToStartP99Ms: perQueueP99(before, after, 'task_schedule_to_start_latency', ns).map((q) => ({ ...q, p99Ms: seconds(q.p99) })),
+    actionCounter: delta(before, after, 'action', ns),
+    scraped: before.length > 0 && after.length > 0,
+  };
+}
+
+function perQueueP99(before: Sample[], after: Sample[], name: string, filter: Record<string, string>) {
+  const keys = new Map<string, { taskqueue: string; task_type: string }>();
+  for (const s of after) {
+    if (s.name !== `${name}_bucket` || s.labels.namespace !== filter.namespace) continue;
+    const key = { taskqueue: s.labels.taskqueue ?? '', task_type: s.labels.task_type ?? '' };
+    keys.set(`${key.taskqueue}|${key.task_type}`, key);
+  }
+  return [...keys.values()]
+    .map((k) => ({ taskQueue: k.taskqueue.startsWith('/_sys/') || k.taskqueue.length > 60 ? `${k.taskqueue.slice(0, 60)}…` : k.taskqueue, type: k.task_type, p99: histogramQuantile(before, after, name, 0.99, { ...filter, ...k }) }))
+    .filter((q) => q.p99 !== null);
+}
+
+/** visible → queued (the poll's transaction) → sent (WAHA's sendText) for the busy stores' orders. */
+async function orderLatency(env: BenchEnv, busy: BenchStore[], visible: Map<string, { at: number; storeId: string; code: string }>) {
+  const storeIds = busy.map((s) => s.id);
+  if (!storeIds.length) return null;
+  const rows = await env.ctx.db
+    .select({ storeId: notifications.storeId, code: notifications.orderCode, createdAt: notifications.createdAt })
+    .from(notifications)
+    .where(and(inArray(notifications.storeId, storeIds), isNotNull(notifications.createdAt)));
+  const queuedAt = new Map(rows.map((r) => [`${r.storeId}:${r.code}`, new Date(r.createdAt).getTime()]));
+  const sends = sendTimesByChat(env);
+  const toQueued: number[] = [];
+  const queuedToSent: number[] = [];
+  const toSent: number[] = [];
+  for (const [chat, v] of visible) {
+    const q = queuedAt.get(`${v.storeId}:${v.code}`);
+    const sent = sends.get(chat);
+    if (q !== undefined) toQueued.push(q - v.at);
+    if (sent !== undefined) toSent.push(sent - v.at);
+    if (q !== undefined && sent !== undefined) queuedToSent.push(sent - q);
+  }
+  return {
+    orders: visible.size,
+    visibleToQueuedMs: summary(toQueued),
+    queuedToSentMs: summary(queuedToSent),
+    visibleToSentMs: summary(toSent),
+    statuses: await statusCounts(env, storeIds),
   };
 }

@@ -42,6 +42,8 @@ export interface BenchEnv {
   temporalAddress: string;
   temporalCli: string;
   temporalPid: number;
+  temporalMetricsUrl: string;
+  /** Embedded PostgreSQL's postmaster, or the DATABASE_URL server's when it runs on this machine. */
   postgresPid: number | null;
   bundlePath: string;
   /** Where the worker processes run from: the production build (default) or the sources with tsx. */
@@ -90,6 +92,8 @@ export type BenchTemporal = 'dev' | 'cluster';
 interface BenchTemporalServer {
   address: string;
   pid: number;
+  /** The server's own Prometheus endpoint (Schedule and task-queue metrics). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -139,6 +143,7 @@ async function startClusterTemporal(serverUrl: string, tmp: string, cli: string,
   return {
     address,
     pid: temporalServer.pid,
+    metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
     stop: async () => {
       await temporalServer.stop();
       await dropAll();
@@ -159,8 +164,9 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
   if (options.temporal === 'cluster') {
     temporal = await startClusterTemporal(database.serverUrl, tmp, cli, log);
   } else {
-    const devServer: DevServer = await startDevServer({ cli, port: await findFreePort(), logFile: path.join(tmp, 'temporal.log') });
-    temporal = devServer;
+    const metricsPort = await findFreePort();
+    const devServer: DevServer = await startDevServer({ cli, port: await findFreePort(), metricsPort, logFile: path.join(tmp, 'temporal.log') });
+    temporal = { address: devServer.address, pid: devServer.pid, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, stop: () => devServer.stop() };
   }
   log(`${options.temporal === 'cluster' ? 'Temporal server 1.29.1 on PostgreSQL' : 'Temporal dev server (in memory)'} at ${temporal.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
 
@@ -195,7 +201,8 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
     temporalAddress: temporal!.address,
     temporalCli: cli,
     temporalPid: temporal!.pid,
-    postgresPid: database?.postgresPid ?? null,
+    temporalMetricsUrl: temporal!.metricsUrl,
+    postgresPid: database?.postgresPid ?? (await localPostmasterPid(databaseUrl)),
     bundlePath,
     workerFrom,
     productionBuildDir: build?.dir,
@@ -390,4 +397,24 @@ export async function startWorkerGroup(env: BenchEnv, options: WorkerProcessOpti
     },
     stop: async () => void (await Promise.all(workers.map((w) => w.stop()))),
   };
+}
+
+/**
+ * The postmaster of a PostgreSQL server on this machine (the DATABASE_URL server): the parent of
+ * our own backend. Its process tree's CPU is then PostgreSQL's CPU for the figures — every
+ * database on that server, so figures taken while other work uses it say so in their notes.
+ */
+async function localPostmasterPid(databaseUrl: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const stat = readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return readFileSync(`/proc/${ppid}/comm`, 'utf8').trim().startsWith('postgres') ? ppid : null;
+  } catch {
+    return null; // Not on this machine, or not ours to read.
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

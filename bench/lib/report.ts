@@ -44,7 +44,16 @@ export function rows(r: Results): Row[] {
   if (f.polling) {
     const p = f.polling;
     out.push([`6 polling ${p.stores} stores / ${p.intervalSeconds} s (${p.windowSeconds} s)`, `CPU cores: worker ${p.cpuCores.worker}, temporal ${p.cpuCores.temporal}, postgres ${p.cpuCores.postgres ?? '–'}`, '', '']);
-    out.push(['  poll lag start p50/p99, done p50/p99', `${ms(p.startLagMs.p50)} / ${ms(p.startLagMs.p99)}, ${ms(p.pollDoneLagMs.p50)} / ${ms(p.pollDoneLagMs.p99)} (${p.runs}/${p.expectedRuns} runs)`, '', '']);
+    out.push(['  poll lag start p50/p99, done p50/p99', `${ms(p.startLagMs.p50)} / ${ms(p.startLagMs.p99)}, ${ms(p.pollDoneLagMs.p50)} / ${ms(p.pollDoneLagMs.p99)} (${p.runs}/${p.expectedRuns} runs)`, p.intervalSeconds === 60 ? 'start p99 ≤ 3 s' : '', p.intervalSeconds === 60 ? verdict(p.startLagMs.p99 !== null && p.startLagMs.p99 <= 3000) : '']);
+    if (p.cpuCores.total !== undefined) out.push(['  total CPU (worker + temporal + postgres)', `${p.cpuCores.total} cores`, p.intervalSeconds === 60 ? '≤ 1 core' : '', p.intervalSeconds === 60 ? verdict(p.cpuCores.total <= 1) : '']);
+    if (p.server?.scraped) out.push(['  server: starts / missed catch-up / rate-limited', `${p.server.scheduleActionSuccess} / ${p.server.scheduleMissedCatchupWindow} / ${p.server.scheduleRateLimited} (action delay p50 ≤ ${ms(p.server.scheduleActionDelayP50Ms)}, p99 ≤ ${ms(p.server.scheduleActionDelayP99Ms)})`, '', '']);
+    if (p.actionsPerHour) out.push(['  actions per hour (our rules / server counter)', `${p.actionsPerHour.model} / ${p.actionsPerHour.serverActionCounter}`, '', '']);
+    const b = p.busyOrders;
+    if (b) out.push([`  busy stores' orders (${b.orders}): visible→queued / →sent p50/p99`, `${ms(b.visibleToQueuedMs.p50)} / ${ms(b.visibleToQueuedMs.p99)}, ${ms(b.visibleToSentMs.p50)} / ${ms(b.visibleToSentMs.p99)}`, `p99 ≤ ${ms(p.targetVisibleToSentP99Ms)}`, verdict(b.visibleToSentMs.p99 !== null && b.visibleToSentMs.p99 <= p.targetVisibleToSentP99Ms)]);
+  }
+  if (f.push) {
+    const u = f.push;
+    out.push([`3b push posted→sent p50/p95/p99 @ ${u.rate}/s`, `${ms(u.postedToSentMs.p50)} / ${ms(u.postedToSentMs.p95)} / ${ms(u.postedToSentMs.p99)} (request p99 ${ms(u.requestMs.p99)}; ${u.failed} failed)`, `p99 ≤ ${ms(u.targetP99Ms)}`, verdict(u.postedToSentMs.p99 !== null && u.postedToSentMs.p99 <= u.targetP99Ms)]);
   }
   if (f.admin) {
     const a = f.admin;
