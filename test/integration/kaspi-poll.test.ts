@@ -303,7 +303,7 @@ describe('pollKaspiStore against the Kaspi simulator and PostgreSQL', () => {
 
 describe('kaspiPollWorkflow on the real Temporal server', () => {
   it('starts one notification child per queued row with ids and search attributes; AlreadyStarted counts as started', async () => {
-    const worker = await startTestWorker(ctx);
+    let worker = await startTestWorker(ctx);
     const children: string[] = [];
     try {
       const storeId = await newStore({ connectedAt: new Date(T - HOUR), kaspiMerchantUid: '30012345' });
@@ -334,9 +334,13 @@ describe('kaspiPollWorkflow on the real Temporal server', () => {
 
       // A run that died between starting a child and recording it leaves the row queued without
       // a workflow id: the next run finds the child already started (terminated here, so whatever
-      // notificationWorkflow is registered cannot touch the rows) and records it.
+      // notificationWorkflow is registered cannot touch the rows) and records it. The worker stops
+      // first: an activity of a child that is already running would still write its row after the
+      // termination (a full run once saw a row leave 'queued' after the reset below).
+      await worker.shutdown();
       for (const id of children) await ctx.temporal.workflow.getHandle(id).terminate('test: simulate a lost record').catch(() => undefined);
       await ctx.db.update(notifications).set({ workflowId: null, status: 'queued' }).where(eq(notifications.storeId, storeId));
+      worker = await startTestWorker(ctx);
       expect(await run(`test-poll-${randomUUID()}`)).toEqual({ queued: 3, started: 0, alreadyStarted: 3 });
       expect((await rowsOf(storeId)).every((r) => r.workflowId === notifyWorkflowId(storeId, r.orderCode, r.event))).toBe(true);
     } finally {
