@@ -377,6 +377,9 @@ export const messageAttempts = pgTable('message_attempts', {
   index('message_attempts_key_idx').on(t.wahaKeyId),
   // A buyer's reply finds the message it answers: our latest send to that phone.
   index('message_attempts_phone_idx').on(t.phone, t.startedAt),
+  // Every claim counts the sender's sends since its local midnight (daily cap, per-buyer limit)
+  // inside the sender lock: without this it read the whole table each time (bench/CAPACITY.md).
+  index('message_attempts_sender_started_idx').on(t.senderId, t.startedAt),
 ]);
 
 /**
