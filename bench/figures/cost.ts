@@ -1,9 +1,11 @@
 import { inArray, isNotNull, and } from 'drizzle-orm';
+import proto from '@temporalio/proto';
 import { notifications } from '../../drizzle/schema.ts';
 import { countActions, mergeCounts, type ActionKind } from '../lib/actions.ts';
 import { createOrder, createStores, pool, statusCounts } from '../lib/fixtures.ts';
 import type { BenchEnv, HeartbeatStats, WorkerProcess } from '../lib/env.ts';
 import { round, sleep, waitFor } from '../lib/stats.ts';
+import { startPgWork } from '../lib/pg-work.ts';
 import { deleteSchedules, startSchedules } from './latency.ts';
 import { pollUntilDrained } from './throughput.ts';
 
@@ -15,6 +17,9 @@ function heartbeatDelta(after: HeartbeatStats, before: HeartbeatStats): Record<s
   }
   return out;
 }
+
+/** What the server stores for a history (Temporal Cloud bills storage by it): its protobuf size. */
+const historyBytes = (h: proto.temporal.api.history.v1.IHistory) => proto.temporal.api.history.v1.History.encode(h).finish().length;
 
 /**
  * Billable actions from real histories: (a) 2 stores × 10 orders through the real pipeline, each
@@ -31,6 +36,7 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const ids = stores.map((s) => s.id);
   for (const s of stores) for (let i = 0; i < 10; i++) createOrder(env, s);
   const hb0 = await worker.heartbeats();
+  const deliveredWork = await startPgWork({ databaseUrl: env.databaseUrl, postgresPid: env.postgresPid, workerPids: worker.pids });
   await pollUntilDrained(env, 'bench-pipeline', ids, 'cost');
   await waitFor(async () => ((await statusCounts(env, ids)).read ?? 0) >= 20, 120_000);
   await sleep(1000);
@@ -39,8 +45,11 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const notifBy: Partial<Record<ActionKind, number>> = {};
   const activityNames: Record<string, number> = {};
   let notifTotal = 0;
+  const notifBytes: number[] = [];
   await pool(rows, 10, async (r) => {
-    const c = countActions(await client.workflow.getHandle(r.wf!).fetchHistory());
+    const h = await client.workflow.getHandle(r.wf!).fetchHistory();
+    notifBytes.push(historyBytes(h));
+    const c = countActions(h);
     notifTotal += c.total;
     mergeCounts(notifBy, c.by);
     for (const [k, v] of Object.entries(c.activities)) activityNames[k] = (activityNames[k] ?? 0) + v;
@@ -48,8 +57,11 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const pollBy: Partial<Record<ActionKind, number>> = {};
   const pollActivities: Record<string, number> = {};
   let pollTotal = 0;
+  const pollBytes: number[] = [];
   for (const [i] of ids.entries()) {
-    const c = countActions(await client.workflow.getHandle(`kaspi-poll-run:${ids[i]}:cost-${i}-0`).fetchHistory());
+    const h = await client.workflow.getHandle(`kaspi-poll-run:${ids[i]}:cost-${i}-0`).fetchHistory();
+    pollBytes.push(historyBytes(h));
+    const c = countActions(h);
     pollTotal += c.total;
     mergeCounts(pollBy, c.by);
     for (const [k, v] of Object.entries(c.activities)) pollActivities[k] = (pollActivities[k] ?? 0) + v;
@@ -67,7 +79,9 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   // (b) idle polls on a Schedule
   log('  idle store on its Schedule…');
   const [idle] = await createStores(env, 1, { label: 'idle', pollIntervalSeconds: o.pollIntervalSeconds, waha: false });
+  const delivered = await deliveredWork.stop(rows.length);
   const hb2 = await worker.heartbeats();
+  const idleWork = await startPgWork({ databaseUrl: env.databaseUrl, postgresPid: env.postgresPid, workerPids: worker.pids });
   await startSchedules(env, [idle!], 'bench-pipeline');
   await sleep(o.pollIntervalSeconds * 3000 + 3000);
   await deleteSchedules(env, [idle!]);
@@ -76,14 +90,20 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
   const idleBy: Partial<Record<ActionKind, number>> = {};
   let idleTotal = 0;
   let runs = 0;
+  const idleBytes: number[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowType = "kaspiPollWorkflow" AND StoreId = "${idle!.id}" AND ExecutionStatus = "Completed"` })) {
-    const c = countActions(await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+    const h = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    idleBytes.push(historyBytes(h));
+    const c = countActions(h);
     idleTotal += c.total;
     mergeCounts(idleBy, c.by);
     runs++;
   }
   const hbIdle = heartbeatDelta(hb3, hb2).pollKaspiStore ?? 0;
   const perIdle = runs ? (idleTotal + Math.min(hbIdle, runs) + runs /* schedule action */) / runs : null;
+  // The idle store's polls are the only database work here (its Schedule runs every interval).
+  const idleDb = await idleWork.stop(runs);
+  const mean = (v: number[]) => (v.length ? Math.round(v.reduce((a, b) => a + b, 0) / v.length) : null);
 
   return {
     delivered: {
@@ -100,6 +120,10 @@ export async function runCost(env: BenchEnv, worker: WorkerProcess, o: { pollInt
       perNotificationScheduledOnePerPoll: round(perNotification + (fixedPoll + 1), 2),
     },
     idle: { runs, historyActions: idleBy, heartbeats: hbIdle, scheduleActionsPerRun: 1, perIdlePoll: round(perIdle, 2) },
+    // Bytes of the stored histories (protobuf), mean per workflow: what a retention period keeps.
+    historyBytes: { notification: mean(notifBytes), pollWithOrders: mean(pollBytes), idlePoll: mean(idleBytes) },
+    // PostgreSQL work and round trips: (a) per delivered notification, its poll's share included; (b) per idle poll.
+    database: { delivered: { perUnit: delivered.perUnit, tables: delivered.postgres.tables, statements: delivered.statements }, idlePoll: { perUnit: idleDb.perUnit, tables: idleDb.postgres.tables, statements: idleDb.statements } },
     targets: { perNotification: 8, perIdlePoll: 4 },
   };
 }

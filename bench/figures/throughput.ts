@@ -4,6 +4,7 @@ import type { KaspiPollWorkflowResult } from '../../workflows/kaspi-poll.ts';
 import { createOrder, createStores, pool, statusCounts } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
 import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds } from '../lib/stats.ts';
+import { startPgWork, type PgWorkResult } from '../lib/pg-work.ts';
 
 export interface ThroughputOptions {
   stores: number;
@@ -20,6 +21,8 @@ export interface ThroughputResult {
   visibleToSentMs: ReturnType<typeof summary>;
   cpu: { worker: number; temporal: number; postgres: number | null; benchProcess: number };
   statuses: Record<string, number>;
+  /** PostgreSQL, statements, worker threads and simulator round trips per delivered notification. */
+  work: PgWorkResult;
 }
 
 /** Runs poll workflows for the stores until each has handed out all its queued rows. */
@@ -63,6 +66,12 @@ export async function runThroughput(env: BenchEnv, worker: WorkerProcess, o: Thr
     }
   }
   const t0 = Math.min(...visible.values());
+  env.kaspi.clearLogs();
+  const kaspiLogs = stores.map((s) => env.kaspi.state(s.token).requests);
+  const work = await startPgWork({
+    databaseUrl: env.databaseUrl, postgresPid: env.postgresPid, workerPids: worker.pids,
+    wahaRequests: () => env.waha.state.requests, webhooks: () => env.waha.state.webhooks, kaspiRequests: () => kaspiLogs.flat(),
+  });
   const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
   log(`  pipeline: ${total} orders visible at ${o.stores} stores; polling…`);
   const polls = pollUntilDrained(env, 'bench-pipeline', storeIds, 'tp');
@@ -99,6 +108,12 @@ export async function runThroughput(env: BenchEnv, worker: WorkerProcess, o: Thr
     const sent = sends.get(chat);
     if (sent !== undefined) lat.push(sent - at);
   }
+  const cpu = {
+    worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!,
+    temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)!,
+    postgres: cpu0.postgres === null ? null : round(treeCpuSeconds(env.postgresPid!) - cpu0.postgres, 1),
+    benchProcess: round(cpuSeconds(process.pid) - cpu0.bench, 1)!,
+  };
   return {
     notifications: total,
     read,
@@ -106,13 +121,9 @@ export async function runThroughput(env: BenchEnv, worker: WorkerProcess, o: Thr
     perSecond: round(read / seconds, 2)!,
     sentPerSecond: round(total / ((lastSent - t0) / 1000), 2)!,
     visibleToSentMs: summary(lat),
-    cpu: {
-      worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!,
-      temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)!,
-      postgres: cpu0.postgres === null ? null : round(treeCpuSeconds(env.postgresPid!) - cpu0.postgres, 1),
-      benchProcess: round(cpuSeconds(process.pid) - cpu0.bench, 1)!,
-    },
+    cpu,
     statuses: await statusCounts(env, storeIds),
+    work: await work.stop(read),
   };
 }
 
@@ -121,6 +132,8 @@ export interface FloorResult {
   seconds: number;
   perSecond: number;
   cpu: { worker: number; temporal: number };
+  /** The floor worker's CPU per thread (it touches no database). */
+  work: PgWorkResult;
 }
 
 /** The same workflows (poll → children → prepare → claimAndSend → 3 ack signals → deliveryState) with no-op activities. */
@@ -129,6 +142,7 @@ export async function runFloor(env: BenchEnv, worker: WorkerProcess, o: Throughp
   const tag = Date.now().toString(36);
   const storeIds = Array.from({ length: o.stores }, (_, i) => `floor-${tag}-${i}~${o.ordersPerStore}`);
   const before = (await worker.heartbeats()).deliveryState?.executions ?? 0;
+  const work = await startPgWork({ databaseUrl: env.databaseUrl, postgresPid: env.postgresPid, workerPids: worker.pids });
   const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid) };
   log(`  floor: ${total} no-op notifications from ${o.stores} polls…`);
   const t0 = Date.now();
@@ -142,10 +156,12 @@ export async function runFloor(env: BenchEnv, worker: WorkerProcess, o: Throughp
   }
   const seconds = (Date.now() - t0) / 1000;
   await polls.catch((e: unknown) => log(`  floor poll error: ${(e as Error).message}`));
+  const cpu = { worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!, temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)! };
   return {
     notifications: done,
     seconds: round(seconds, 2)!,
     perSecond: round(done / seconds, 2)!,
-    cpu: { worker: round(workerCpuSeconds(worker) - cpu0.worker, 1)!, temporal: round(treeCpuSeconds(env.temporalPid) - cpu0.temporal, 1)! },
+    cpu,
+    work: await work.stop(done),
   };
 }
