@@ -53,6 +53,8 @@ const { values } = parseArgs({
     'polling-busy-share': { type: 'string', default: '0.1' },
     'polling-busy-orders-per-hour': { type: 'string', default: '12' },
     'polling-same-second': { type: 'boolean', default: false },
+    // Dev server only: `key=json;key=json`, e.g. 'worker.perNamespaceWorkerCount=4'.
+    'temporal-dynamic-config': { type: 'string' },
     'admin-rows': { type: 'string', default: '1000000' },
     'cpu-prof': { type: 'boolean', default: false },
     // The Temporal server under test: the dev server, or the production server on PostgreSQL.
@@ -93,7 +95,13 @@ let realWorker: WorkerProcess | undefined;
 try {
   if (values.temporal !== 'dev' && values.temporal !== 'cluster') throw new Error(`--temporal must be dev or cluster, not '${values.temporal}'`);
   if (values['worker-from'] !== 'dist' && values['worker-from'] !== 'source') throw new Error(`--worker-from must be dist or source, not '${values['worker-from']}'`);
-  env = await startBenchEnv(log, { temporal: values.temporal, workerFrom: values['worker-from'] });
+  const temporalDynamicConfig = Object.fromEntries(
+    (values['temporal-dynamic-config'] ?? '').split(';').filter(Boolean).map((kv): [string, unknown] => {
+      const at = kv.indexOf('=');
+      return [kv.slice(0, at).trim(), JSON.parse(kv.slice(at + 1)) as unknown];
+    }),
+  );
+  env = await startBenchEnv(log, { temporal: values.temporal, workerFrom: values['worker-from'], temporalDynamicConfig });
   results.machine.temporalCli = execFileSync(env.temporalCli, ['--version'], { encoding: 'utf8' }).trim();
   results.machine.database = process.env.DATABASE_URL ? 'PostgreSQL at DATABASE_URL (fresh database)' : 'embedded PostgreSQL (fresh, temp folder)';
   results.machine.workerFrom = values['worker-from'] === 'dist' ? 'production build (dist/, plain node)' : 'sources (tsx)';

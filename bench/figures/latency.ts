@@ -68,11 +68,14 @@ export async function runLatency(env: BenchEnv, o: LatencyOptions, log: (s: stri
     if (sent !== undefined) toSent.push(sent - v.at);
   }
   const rows = await env.ctx.db
-    .select({ storeId: notifications.storeId, code: notifications.orderCode, readAt: notifications.readAt })
+    .select({ storeId: notifications.storeId, code: notifications.orderCode, readAt: notifications.readAt, createdAt: notifications.createdAt })
     .from(notifications)
     .where(and(inArray(notifications.storeId, storeIds), isNotNull(notifications.readAt)));
   const byKey = new Map([...visible.values()].map((v) => [`${v.storeId}:${v.code}`, v.at]));
   const toRead: number[] = [];
+  // Where the time goes: visible → queued is the wait for the next scheduled poll, the Schedule's
+  // start lag and the poll itself (notifications.created_at is the poll's transaction).
+  const toQueued: number[] = [];
   const seen = new Set<string>();
   for (const r of rows) {
     const key = `${r.storeId}:${r.code}`;
@@ -80,6 +83,7 @@ export async function runLatency(env: BenchEnv, o: LatencyOptions, log: (s: stri
     seen.add(key);
     const at = byKey.get(key);
     if (at !== undefined && r.readAt) toRead.push(new Date(r.readAt).getTime() - at);
+    if (at !== undefined) toQueued.push(new Date(r.createdAt).getTime() - at);
   }
   const sentSummary = summary(toSent);
   return {
@@ -89,6 +93,7 @@ export async function runLatency(env: BenchEnv, o: LatencyOptions, log: (s: stri
     pollIntervalSeconds: o.pollIntervalSeconds,
     visibleToSentMs: sentSummary,
     visibleToReadMs: summary(toRead),
+    visibleToQueuedMs: summary(toQueued),
     targetP99Ms: o.pollIntervalSeconds * 1000 + 2000,
     statuses: await statusCounts(env, storeIds),
   };

@@ -151,7 +151,7 @@ async function startClusterTemporal(serverUrl: string, tmp: string, cli: string,
   };
 }
 
-export async function startBenchEnv(log: (line: string) => void, options: { temporal?: BenchTemporal; workerFrom?: WorkerFrom } = {}): Promise<BenchEnv> {
+export async function startBenchEnv(log: (line: string) => void, options: { temporal?: BenchTemporal; workerFrom?: WorkerFrom; temporalDynamicConfig?: Record<string, unknown> } = {}): Promise<BenchEnv> {
   const workerFrom = options.workerFrom ?? 'dist';
   // Built first: it refuses code that does not type-check, before anything is started.
   const build = workerFrom === 'dist' ? await ensureProductionBuild({ progress: log }) : undefined;
@@ -165,7 +165,7 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
     temporal = await startClusterTemporal(database.serverUrl, tmp, cli, log);
   } else {
     const metricsPort = await findFreePort();
-    const devServer: DevServer = await startDevServer({ cli, port: await findFreePort(), metricsPort, logFile: path.join(tmp, 'temporal.log') });
+    const devServer: DevServer = await startDevServer({ cli, port: await findFreePort(), metricsPort, logFile: path.join(tmp, 'temporal.log'), dynamicConfig: options.temporalDynamicConfig });
     temporal = { address: devServer.address, pid: devServer.pid, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, stop: () => devServer.stop() };
   }
   log(`${options.temporal === 'cluster' ? 'Temporal server 1.29.1 on PostgreSQL' : 'Temporal dev server (in memory)'} at ${temporal.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);

@@ -27,6 +27,7 @@ export function rows(r: Results): Row[] {
     const l = f.latency;
     out.push([`3 visible→sent p50/p95/p99 @ ${l.rate}/s, poll ${l.pollIntervalSeconds} s`, `${ms(l.visibleToSentMs.p50)} / ${ms(l.visibleToSentMs.p95)} / ${ms(l.visibleToSentMs.p99)}`, `p99 ≤ ${ms(l.targetP99Ms)}`, verdict(l.visibleToSentMs.p99 !== null && l.visibleToSentMs.p99 <= l.targetP99Ms)]);
     out.push(['  visible→read p50/p95/p99', `${ms(l.visibleToReadMs.p50)} / ${ms(l.visibleToReadMs.p95)} / ${ms(l.visibleToReadMs.p99)}`, '', '']);
+    if (l.visibleToQueuedMs) out.push(['  visible→queued (poll wait + start lag + poll) p50/p95/p99', `${ms(l.visibleToQueuedMs.p50)} / ${ms(l.visibleToQueuedMs.p95)} / ${ms(l.visibleToQueuedMs.p99)}`, '', '']);
   }
   if (f.cost) {
     const c = f.cost;

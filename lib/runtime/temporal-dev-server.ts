@@ -26,6 +26,8 @@ export interface DevServerOptions {
   retentionDays?: number;
   /** Serves the server's own Prometheus metrics (Schedule and task-queue figures) on 127.0.0.1. */
   metricsPort?: number;
+  /** Dynamic config values (`--dynamic-config-value KEY=JSON`), see docs/performance.md. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
@@ -37,6 +39,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     // Without these pragmas SQLite syncs on every write and the server crawls.
     ...(options.dbFile ? ['--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
   ];
