@@ -390,7 +390,9 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
    */
   async function writePoll(storeId: string, read: KaspiRead, fetchedAt: Date, createdTo: number) {
     return ctx.db.transaction(async (tx) => {
-      const [locked] = await tx.select({ enabled: stores.enabled }).from(stores).where(eq(stores.id, storeId)).for('update');
+      // NO KEY UPDATE serializes racing polls just the same; FOR UPDATE would also hold the store's
+      // webhooks and pushes, whose inserts check their foreign key to the store, for the whole poll.
+      const [locked] = await tx.select({ enabled: stores.enabled }).from(stores).where(eq(stores.id, storeId)).for('no key update');
       if (!locked) return null;
       const templatesInfo = await activeTemplates(tx, storeId);
       const known = await knownOrders(tx, storeId, [...read.seen.keys()]);

@@ -382,7 +382,11 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
    */
   async function claimSlot(r: ClaimRequest): Promise<SendResult | { attemptId: string }> {
     const claim = await ctx.db.transaction(async (tx) => {
-      const [locked] = await tx.select().from(senders).where(eq(senders.id, r.sender.id)).for('update');
+      // NO KEY UPDATE still serializes the sender's claims (and waits for settings changes, which
+      // lock FOR UPDATE), but lets foreign-key checks through: a plain FOR UPDATE also held every
+      // insert that references the sender (the number checks and LIDs of the sender's other
+      // messages, being prepared meanwhile) until this claim committed (bench/CAPACITY.md).
+      const [locked] = await tx.select().from(senders).where(eq(senders.id, r.sender.id)).for('no key update');
       if (!locked) throw new Error(`sender ${r.sender.id} vanished`);
       // Read the clock after the lock: a claim that waited for another must compare against the
       // next_allowed_at that one just set, with the time it actually is now.
