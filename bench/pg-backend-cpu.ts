@@ -8,14 +8,16 @@
  * Prints `epoch_ms  cumulative_cpu_seconds  backends` lines; the slope over a figure's window is
  * PostgreSQL's cores for it. A backend that exits keeps its last sampled CPU, a new one counts from
  * zero. Only databases whose name starts with --match count (and with --pid, only that bench
- * process's: kaspi_notify_bench_<pid>_…).
+ * process's: kaspi_notify_bench_<pid>_…). --match takes several prefixes, comma-separated: the
+ * cluster's own databases are temporal_bench_<pid> and temporal_visibility_bench_<pid>.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, sleep } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { match: { type: 'string', default: 'kaspi_notify_bench_' }, seconds: { type: 'string', default: '600' }, pid: { type: 'string' } } });
-const prefix = values.pid ? `${values.match}${values.pid}_` : values.match;
+const prefixes = values.match.split(',').map((m) => (values.pid ? `${m}${values.pid}` : m));
+const ours = (word: string) => prefixes.some((p) => (values.pid ? word === p || word.startsWith(`${p}_`) : word.startsWith(p)));
 
 function backends(): number[] {
   const out: number[] = [];
@@ -24,7 +26,7 @@ function backends(): number[] {
     try {
       if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
       const title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (title.split(' ').some((w) => w.startsWith(prefix))) out.push(Number(d));
+      if (title.split(' ').some(ours)) out.push(Number(d));
     } catch {
       // Gone meanwhile.
     }

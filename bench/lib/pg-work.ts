@@ -156,6 +156,25 @@ export async function startPgWork(src: PgWorkSources) {
   const started = new Set(backendCpu.keys());
   for (const pid of [...backendCpu.keys()]) backendCpu.get(pid)!.first = backendCpu.get(pid)!.last;
   const timer = setInterval(sample, 1000);
+  // What the busy backends wait for, four times a second: lock waits name the contended rows'
+  // statements (a hot row serializes its writers), IO/LWLock waits the server itself.
+  const waits = new Map<string, number>();
+  let waitSamples = 0;
+  let sampling = false;
+  const waitTimer = setInterval(() => {
+    if (sampling) return;
+    sampling = true;
+    client
+      .query<{ w: string; q: string }>(`${MEASURE_MARK} select coalesce(wait_event_type || ':' || wait_event, 'CPU') as w, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) as q from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid()`)
+      .then((r) => {
+        waitSamples++;
+        for (const row of r.rows) {
+          const key = row.w.startsWith('Lock') ? `${row.w} ${row.q}` : row.w;
+          waits.set(key, (waits.get(key) ?? 0) + 1);
+        }
+      }, () => undefined)
+      .finally(() => (sampling = false));
+  }, 250);
   const pids = [process.pid, ...src.workerPids];
   const st0 = new Map(pids.map((p) => [p, statementsOf(p)]));
   const th0 = new Map(src.workerPids.map((p) => [p, threadCpu(p)]));
@@ -169,6 +188,8 @@ export async function startPgWork(src: PgWorkSources) {
       await sleep(2500);
       sample();
       clearInterval(timer);
+      clearInterval(waitTimer);
+      while (sampling) await sleep(50);
       const s1 = await serverStats(client);
       await client.end();
       const per = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !units ? null : round(v / units, d));
@@ -215,6 +236,8 @@ export async function startPgWork(src: PgWorkSources) {
           tables,
         },
         statements,
+        // Backends seen in each state per sample (mean over the samples): how many wait, and on what.
+        activeBackends: { samples: waitSamples, meanByWait: Object.fromEntries([...waits].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / (waitSamples || 1), 2)])) },
         workerThreadsCpuSeconds: threads,
         waha,
         webhooks,
