@@ -15,7 +15,7 @@ interface Captured {
  * The admin pages' queries at `rows` notifications: 30 % in one big store (the page we time),
  * the rest over 99 others, created over the last 30 days, one attempt each for the big store.
  * Seeded with INSERT … SELECT generate_series, then ANALYZE: the insert goes through the triggers
- * that keep notification_daily_counts (migration 0011), as every writer does, so the seed time
+ * that keep notification_daily_counts (migration 0011), as every writer does, so the seeding time
  * includes them and the dashboard reads counts the triggers wrote. Each query runs 20 times (first
  * run discarded as warm-up); the message-log page query is EXPLAIN ANALYZEd and its indexes listed.
  */

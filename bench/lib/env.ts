@@ -170,7 +170,7 @@ export async function startBenchEnv(log: (line: string) => void, options: { temp
   }
   log(`${options.temporal === 'cluster' ? 'Temporal server 1.29.1 on PostgreSQL' : 'Temporal dev server (in memory)'} at ${temporal.address}; database ${database?.postgresPid ? 'embedded PostgreSQL' : 'on DATABASE_URL server'}`);
 
-  // From dist/ the worker loads the bundle `npm run build` made, as bin/worker.js does.
+  // From dist/ the worker loads the bundle `npm run build` made, as the production worker (dist/bin/worker.js) does.
   let bundlePath = build ? path.join(build.dir, WORKFLOW_BUNDLE_FILE) : path.join(tmp, 'workflow-bundle.js');
   if (!build) {
     const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
