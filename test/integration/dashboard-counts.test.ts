@@ -205,6 +205,34 @@ describe('notification_daily_counts', () => {
     expect(staged.rows[0]!.n).toBe(0);
   });
 
+  it('a transaction that changes many rows flushes its counts once, at commit', async () => {
+    const store = await createStore(ctx, { name: 'rollup bulk' });
+    await ctx.db.execute(sql`
+      insert into notifications (store_id, order_code, event, status)
+      select ${store.id}, 'b' || g, 'new', 'queued' from generate_series(1, 300) g`);
+    const client = new pg.Client({ connectionString: inject('databaseUrl') });
+    await client.connect();
+    try {
+      await client.query('begin');
+      // Counts this transaction's calls of the flush (the test connects as a superuser).
+      await client.query("set local track_functions = 'pl'");
+      await client.query("update notifications set status = 'skipped' where store_id = $1", [store.id]);
+      await client.query("delete from notifications where store_id = $1 and order_code in ('b1', 'b2')", [store.id]);
+      await client.query('set constraints all immediate');
+      const calls = await client.query<{ n: string }>("select pg_stat_get_xact_function_calls('notification_daily_counts_flush'::regproc)::text as n");
+      // Per staged delta it ran 601 times (300 updates × 2 deltas + the delete's one).
+      expect(Number(calls.rows[0]!.n)).toBe(1);
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+    const rows = await rowsOf(ctx.db, [store.id]);
+    expect(rows).toHaveLength(298);
+    expect(await rollupOf(ctx.db, [store.id])).toEqual(tally(rows.map((row) => ({ storeId: row.store_id, day: row.local_day!, status: row.status }))));
+    const pending = await ctx.db.execute<{ n: number }>(sql`select count(*)::int as n from notification_daily_count_pending`);
+    expect(pending.rows[0]!.n).toBe(0);
+  });
+
   it('concurrent status changes of one store from eight connections end with exact counts and no deadlock', async () => {
     const store = await createStore(ctx, { name: 'rollup concurrency' });
     // Two days, so transactions also cross days; every row starts `sent`, the status an ack moves.
