@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import { notifications } from '../drizzle/schema.ts';
 import type { AppContext } from '../lib/context.ts';
@@ -7,11 +8,20 @@ import { reconcileSchedules, type ReconcileResult } from '../lib/temporal/schedu
 /** A queued row this old without a workflow was missed (a failed start, a push-only store). */
 export const STRANDED_AFTER_MS = 2 * 60_000;
 
+/** The activity function also runs outside an activity (tests call it directly): nobody to tell then. */
+function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // Not in an activity.
+  }
+}
+
 export function createScheduleActivities(ctx: AppContext) {
   return {
     /** All stores from the Schedule; one store (`storeId`) when a caller scopes it. */
     async reconcileSchedules(input: { storeId?: string } = {}): Promise<ReconcileResult> {
-      const result = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, input);
+      const result = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { ...input, onProgress: heartbeat });
       // Push-only stores have no poll to pick up rows a failed start left queued; every store
       // gets this sweep every 5 minutes. AlreadyStarted counts as started, so it never doubles.
       const stranded = await ctx.db

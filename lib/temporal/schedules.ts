@@ -122,7 +122,11 @@ async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQu
   }
 }
 
-export async function reconcileSchedules(db: Db, client: Client, taskQueue: string, options: { storeId?: string } = {}): Promise<ReconcileResult> {
+/**
+ * `onProgress` is called after each store: the reconcile activity heartbeats with it, because the
+ * first pass after a change of every Schedule (a new phase, a new interval) updates them one by one.
+ */
+export async function reconcileSchedules(db: Db, client: Client, taskQueue: string, options: { storeId?: string; onProgress?: () => void } = {}): Promise<ReconcileResult> {
   const desired = await desiredPollSchedules(db, options.storeId);
   const result: ReconcileResult = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
   const wanted = new Set(desired.map((d) => pollScheduleId(d.storeId)));
@@ -139,7 +143,8 @@ export async function reconcileSchedules(db: Db, client: Client, taskQueue: stri
     for await (const s of client.schedule.list()) {
       if (!s.scheduleId.startsWith(POLL_SCHEDULE_PREFIX)) continue;
       if (wanted.has(s.scheduleId)) {
-        if (s.spec) listed.set(s.scheduleId, { spec: s.spec, state: s.state });
+        // An entry without list info decodes to no intervals, which differs: it gets a describe.
+        listed.set(s.scheduleId, { spec: s.spec ?? {}, state: s.state });
       } else {
         stale.push(s.scheduleId);
       }
@@ -148,6 +153,7 @@ export async function reconcileSchedules(db: Db, client: Client, taskQueue: stri
       const current = listed.get(pollScheduleId(d.storeId));
       if (current && !differs(current, d)) result.unchanged++;
       else result[await upsertPollSchedule(client, d, taskQueue)]++;
+      options.onProgress?.();
     }
   }
   for (const id of stale) {
