@@ -72,7 +72,7 @@ async function memoryPoint(worker: WorkerProcess, gcTrace?: string): Promise<Mem
     arrayBuffersMb: round(m.arrayBuffers / MB, 1)!,
     mallocedByV8Mb: round(m.mallocedMemory / MB, 1)!,
     spacesMb: Object.fromEntries(m.spaces.map((s) => [s.space, round(s.size / MB, 1)!])),
-    ...(gcTrace ? { isolates: isolateHeaps(gcTrace) } : {}),
+    ...(gcTrace ? { isolates: isolateHeaps(gcTrace, m.heapTotal / MB) } : {}),
   };
 }
 
@@ -127,6 +127,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
   const gcTrace = o.traceGc ? path.join(snapshotDir(), `gc-${process.pid}-${Date.now()}.log`) : undefined;
   const worker = await startWorkerProcess(env, gcTrace ? { ...workerOptions, nodeFlags: [...(o.nodeFlags ?? []), '--trace-gc'], stdoutFile: gcTrace } : workerOptions);
   const point = () => memoryPoint(worker, gcTrace);
+  let stopSampling = () => undefined as void;
   try {
     await sleep(5000);
     const idle = await point();
@@ -161,9 +162,12 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
     let sent = 0;
     let read = 0;
     let sampling = true;
+    stopSampling = () => {
+      sampling = false;
+    };
     const sampler = (async () => {
       while (sampling) {
-        ({ sent, read } = await counts());
+        ({ sent, read } = await counts().catch(() => ({ sent, read })));
         samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: round(rssMb(worker.pid), 1)!, started, sent, read });
         if (samples.length % 15 === 0) log(`  t=${samples.at(-1)!.t}s started ${started} sent ${sent} read ${read} rss ${samples.at(-1)!.rssMb} MB`);
         await sleep(2000);
@@ -185,7 +189,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
     });
     const startSeconds = (Date.now() - t0) / 1000;
     log(`  started ${started}/${o.waiting} in ${Math.round(startSeconds)} s; waiting until all are sent…`);
-    await waitFor(async () => (await counts()).sent >= started, Math.max(60_000, budgetEnd - Date.now()), 1000);
+    await waitFor(async () => (await counts()).sent >= started, Math.max(180_000, budgetEnd - Date.now()), 1000);
     const sentSeconds = (Date.now() - t0) / 1000;
     const cpuSend = { worker: cpuSeconds(worker.pid) - cpu0.worker, temporal: treeCpuSeconds(env.temporalPid) - cpu0.temporal };
     const statusesWhenMeasured = await statusCounts(env, storeIds);
@@ -200,6 +204,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
     const byStoreSession = new Map(stores.map((s) => [s.session, s.id]));
     const msgs = env.waha.state.allChats().filter((c) => byStoreSession.has(c.session)).flatMap((c) => c.messages.filter((m) => m.fromMe).map((m) => ({ m, storeId: byStoreSession.get(c.session)! })));
     const secret = webhookSecret();
+    let webhookRetries = 0;
     const r0 = Date.now();
     const cpuR0 = { worker: cpuSeconds(worker.pid), temporal: treeCpuSeconds(env.temporalPid) };
     await pool(msgs, 20, async ({ m, storeId }) => {
@@ -209,11 +214,25 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
           payload: { id: m.id, from: '77000000001@c.us', to: m.chatId, fromMe: true, ack, ackName: ['', 'SERVER', 'DEVICE', 'READ'][ack] },
           engine: 'GOWS', environment: {}, metadata: {},
         });
-        await fetch(`${env.web.url}/webhooks/waha/${storeId}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', [WEBHOOK_HEADERS.hmac]: signWebhook(body, secret), [WEBHOOK_HEADERS.timestamp]: String(Date.now()), 'x-webhook-hmac-algorithm': 'sha512' },
-          body,
-        }).then((r) => r.arrayBuffer());
+        // WAHA retries a webhook that did not get through; so do we, a bounded number of times (a
+        // kept-alive socket the server closed at the same moment fails the request without an answer).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const res = await fetch(`${env.web.url}/webhooks/waha/${storeId}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', [WEBHOOK_HEADERS.hmac]: signWebhook(body, secret), [WEBHOOK_HEADERS.timestamp]: String(Date.now()), 'x-webhook-hmac-algorithm': 'sha512' },
+              body,
+            });
+            await res.arrayBuffer();
+            if (res.ok) break;
+            if (res.status < 500) throw new Error(`webhook refused: ${res.status}`);
+            throw new Error(`webhook answered ${res.status}`);
+          } catch (err) {
+            if (attempt >= 5 || (err as Error).message.startsWith('webhook refused')) throw err;
+            webhookRetries++;
+            await sleep(500 * attempt);
+          }
+        }
       }
     });
     const webhooksSeconds = (Date.now() - r0) / 1000;
@@ -254,6 +273,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
       allSentSeconds: round(sentSeconds, 1),
       sentPerSecond: round(waitingCount / sentSeconds, 2),
       webhooksSeconds: round(webhooksSeconds, 1),
+      webhookRetries,
       releaseSeconds: round(releaseSeconds, 1),
       releasedPerSecond: round(waitingCount / releaseSeconds, 2),
       cpuSeconds: { send: { worker: round(cpuSend.worker, 1), temporal: round(cpuSend.temporal, 1) }, release: { worker: round(cpuRelease.worker, 1), temporal: round(cpuRelease.temporal, 1) } },
@@ -269,6 +289,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
       target: 300,
     };
   } finally {
+    stopSampling();
     env.waha.state.ackDelaysMs = [10, 20, 30];
     await worker.stop();
     if (gcTrace) rmSync(gcTrace, { force: true });

@@ -107,6 +107,8 @@ export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
 /** Heap size of one V8 isolate (the main thread or a workflow thread) at its latest GC. */
 export interface IsolateHeap {
   isolate: string;
+  /** `main` or `workflow thread`: the main thread is the isolate whose size matches its heapTotal. */
+  role: string;
   gcs: number;
   usedMb: number;
   committedMb: number;
@@ -116,10 +118,9 @@ export interface IsolateHeap {
 /**
  * Per-isolate heap sizes from the worker's `--trace-gc` lines
  * (`[pid:0xISOLATE] … ms: Scavenge 4.4 (5.5) -> 4.2 (6.0) MB, …`: used (committed) after the GC).
- * Node 20 cannot ask a worker thread for its heap statistics; its GC trace says them. Isolates are
- * in the order of their first GC.
+ * Node 20 cannot ask a worker thread for its heap statistics; its GC trace says them.
  */
-export function isolateHeaps(traceFile: string): IsolateHeap[] {
+export function isolateHeaps(traceFile: string, mainHeapTotalMb: number): IsolateHeap[] {
   let text: string;
   try {
     text = readFileSync(traceFile, 'utf8');
@@ -130,12 +131,15 @@ export function isolateHeaps(traceFile: string): IsolateHeap[] {
   for (const line of text.split('\n')) {
     const m = /^\[\d+:(0x[0-9a-f]+)\].*?-> ([\d.]+) \(([\d.]+)\) MB/.exec(line);
     if (!m) continue;
-    const entry = byIsolate.get(m[1]!) ?? { isolate: m[1]!, gcs: 0, usedMb: 0, committedMb: 0, maxCommittedMb: 0 };
+    const entry = byIsolate.get(m[1]!) ?? { isolate: m[1]!, role: 'workflow thread', gcs: 0, usedMb: 0, committedMb: 0, maxCommittedMb: 0 };
     entry.gcs++;
     entry.usedMb = Number(m[2]);
     entry.committedMb = Number(m[3]);
     entry.maxCommittedMb = Math.max(entry.maxCommittedMb, entry.committedMb);
     byIsolate.set(m[1]!, entry);
   }
-  return [...byIsolate.values()];
+  const all = [...byIsolate.values()];
+  const main = all.reduce<IsolateHeap | undefined>((best, e) => (!best || Math.abs(e.committedMb - mainHeapTotalMb) < Math.abs(best.committedMb - mainHeapTotalMb) ? e : best), undefined);
+  if (main) main.role = 'main';
+  return all.sort((a, b) => (a.role === 'main' ? -1 : b.role === 'main' ? 1 : 0));
 }
