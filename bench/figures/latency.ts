@@ -28,6 +28,27 @@ export async function deleteSchedules(env: BenchEnv, stores: BenchStore[]): Prom
   });
 }
 
+export type VisibleOrders = Map<string, { at: number; storeId: string; code: string }>;
+
+/** Orders arriving open-loop at `ratePerSecond` for `ms`, each at a random one of `stores`; keyed by the buyer's chat id. */
+export async function openLoopOrders(env: BenchEnv, stores: BenchStore[], ratePerSecond: number, ms: number, tickMs: number): Promise<VisibleOrders> {
+  const visible: VisibleOrders = new Map();
+  const start = Date.now();
+  let n = 0;
+  while (Date.now() - start < ms) {
+    const due = stores.length ? Math.floor(((Date.now() - start) / 1000) * ratePerSecond) : 0;
+    while (n < due) {
+      const s = stores[Math.floor(Math.random() * stores.length)]!;
+      const order = createOrder(env, s);
+      const phone = env.kaspi.state(s.token).getOrder(order.code)!.customer.cellPhone!;
+      visible.set(chatIdOf(phone), { at: order.visibleAt, storeId: s.id, code: order.code });
+      n++;
+    }
+    await sleep(tickMs);
+  }
+  return visible;
+}
+
 /**
  * Open-loop arrivals at `rate` orders/s (random store each), polled by the stores' Schedules at
  * `pollIntervalSeconds`. visible→sent = the simulator's sendText request time minus the moment
@@ -40,20 +61,8 @@ export async function runLatency(env: BenchEnv, o: LatencyOptions, log: (s: stri
   // Let every schedule run once on an empty store, so arrivals meet polls in steady state.
   await sleep(o.pollIntervalSeconds * 1000 + 2000);
   env.waha.state.clearLogs();
-  const visible = new Map<string, { at: number; storeId: string; code: string }>();
-  const start = Date.now();
-  let n = 0;
-  while (Date.now() - start < o.seconds * 1000) {
-    const due = Math.floor(((Date.now() - start) / 1000) * o.rate);
-    while (n < due) {
-      const s = stores[Math.floor(Math.random() * stores.length)]!;
-      const order = createOrder(env, s);
-      const phone = env.kaspi.state(s.token).getOrder(order.code)!.customer.cellPhone!;
-      visible.set(chatIdOf(phone), { at: order.visibleAt, storeId: s.id, code: order.code });
-      n++;
-    }
-    await sleep(20);
-  }
+  const visible = await openLoopOrders(env, stores, o.rate, o.seconds * 1000, 20);
+  const n = visible.size;
   log(`  ${n} orders created; waiting for them to be read…`);
   await waitFor(async () => {
     const c = await statusCounts(env, storeIds);

@@ -1,12 +1,12 @@
 import { and, inArray, isNotNull } from 'drizzle-orm';
 import { notifications } from '../../drizzle/schema.ts';
 import { desiredPollSchedules, pollScheduleOptions } from '../../lib/temporal/schedules.ts';
-import { createOrder, createStores, pool, statusCounts, type BenchStore } from '../lib/fixtures.ts';
+import { createStores, pool, statusCounts, type BenchStore } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
 import { delta, histogramQuantile, scrape, type Sample } from '../lib/prometheus.ts';
 import { cpuSeconds, workerCpuSeconds, round, sleep, summary, treeCpuSeconds, waitFor } from '../lib/stats.ts';
-import { deleteSchedules, startSchedules } from './latency.ts';
-import { chatIdOf, sendTimesByChat } from './throughput.ts';
+import { deleteSchedules, openLoopOrders, startSchedules, type VisibleOrders } from './latency.ts';
+import { sendTimesByChat } from './throughput.ts';
 
 export interface PollingOptions {
   stores: number;
@@ -57,8 +57,10 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
   const metrics0 = await scrape(env.temporalMetricsUrl);
   const t0 = Date.now();
   const cpu0 = { worker: workerCpuSeconds(worker), temporal: treeCpuSeconds(env.temporalPid), postgres: env.postgresPid ? treeCpuSeconds(env.postgresPid) : null, bench: cpuSeconds(process.pid) };
-  const visible = await arrivals(env, busy, (busyCount * o.busyOrdersPerHour) / 3600, o.seconds * 1000);
-  const wall = (Date.now() - t0) / 1000;
+  const visible = await openLoopOrders(env, busy, (busyCount * o.busyOrdersPerHour) / 3600, o.seconds * 1000, 100);
+  // The window ends here: the scrape below can take seconds on a loaded machine.
+  const t1 = Date.now();
+  const wall = (t1 - t0) / 1000;
   const cpu = {
     worker: (workerCpuSeconds(worker) - cpu0.worker) / wall,
     temporal: (treeCpuSeconds(env.temporalPid) - cpu0.temporal) / wall,
@@ -66,7 +68,6 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
     benchProcess: (cpuSeconds(process.pid) - cpu0.bench) / wall,
   };
   const metrics1 = await scrape(env.temporalMetricsUrl);
-  const t1 = Date.now();
 
   log(`  ${visible.size} orders arrived at busy stores; waiting for their sends…`);
   await waitFor(async () => sendTimesByChat(env).size >= visible.size, o.intervalSeconds * 1000 + 60_000, 1000);
@@ -107,25 +108,6 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
     busyOrders: orders,
     targetVisibleToSentP99Ms: o.intervalSeconds * 1000 + 2000,
   };
-}
-
-/** Open-loop orders at `ratePerSecond`, each at a random busy store, for `ms`. */
-async function arrivals(env: BenchEnv, busy: BenchStore[], ratePerSecond: number, ms: number): Promise<Map<string, { at: number; storeId: string; code: string }>> {
-  const visible = new Map<string, { at: number; storeId: string; code: string }>();
-  const start = Date.now();
-  let n = 0;
-  while (Date.now() - start < ms) {
-    const due = busy.length ? Math.floor(((Date.now() - start) / 1000) * ratePerSecond) : 0;
-    while (n < due) {
-      const s = busy[Math.floor(Math.random() * busy.length)]!;
-      const order = createOrder(env, s);
-      const phone = env.kaspi.state(s.token).getOrder(order.code)!.customer.cellPhone!;
-      visible.set(chatIdOf(phone), { at: order.visibleAt, storeId: s.id, code: order.code });
-      n++;
-    }
-    await sleep(100);
-  }
-  return visible;
 }
 
 async function pollLag(env: BenchEnv, t0: number, t1: number) {
@@ -179,7 +161,7 @@ function perQueueP99(before: Sample[], after: Sample[], name: string, filter: Re
 }
 
 /** visible → queued (the poll's transaction) → sent (WAHA's sendText) for the busy stores' orders. */
-async function orderLatency(env: BenchEnv, busy: BenchStore[], visible: Map<string, { at: number; storeId: string; code: string }>) {
+async function orderLatency(env: BenchEnv, busy: BenchStore[], visible: VisibleOrders) {
   const storeIds = busy.map((s) => s.id);
   if (!storeIds.length) return null;
   const rows = await env.ctx.db
