@@ -6,6 +6,7 @@ import { ulid } from 'ulid';
 import { notifications, orders } from '../../drizzle/schema.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { WorkerTuning } from '../../lib/temporal/worker.ts';
+import { WORKER_NODE_FLAGS } from '../../lib/temporal/worker-node-flags.ts';
 import { signWebhook, WEBHOOK_HEADERS } from '../../lib/waha/webhooks.ts';
 import { notificationStart, notifyWorkflowId } from '../../workflows/config.ts';
 import { notificationWorkflow, type NotificationInput } from '../../workflows/notification.ts';
@@ -23,6 +24,7 @@ export interface MemoryOptions {
   /** Workflows started but not yet sent, at most (a poll hands out up to 200 rows at once). */
   inFlight: number;
   tuning?: WorkerTuning;
+  /** Unset: the product's (lib/temporal/worker-node-flags.ts); [] runs the worker without any. */
   nodeFlags?: string[];
   workerEnv?: Record<string, string>;
   /** Heap snapshots: of an idle worker of its own, and of the measured one once W wait (after its figure). */
@@ -125,7 +127,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
   }
 
   const gcTrace = o.traceGc ? path.join(snapshotDir(), `gc-${process.pid}-${Date.now()}.log`) : undefined;
-  const worker = await startWorkerProcess(env, gcTrace ? { ...workerOptions, nodeFlags: [...(o.nodeFlags ?? []), '--trace-gc'], stdoutFile: gcTrace } : workerOptions);
+  const worker = await startWorkerProcess(env, gcTrace ? { ...workerOptions, nodeFlags: [...(o.nodeFlags ?? WORKER_NODE_FLAGS), '--trace-gc'], stdoutFile: gcTrace } : workerOptions);
   const point = () => memoryPoint(worker, gcTrace);
   let stopSampling = () => undefined as void;
   try {
@@ -256,7 +258,7 @@ export async function runMemory(env: BenchEnv, o: MemoryOptions, log: (s: string
       maxCachedWorkflows: cache,
       inFlight: o.inFlight,
       tuning: o.tuning ?? {},
-      nodeFlags: o.nodeFlags ?? [],
+      nodeFlags: o.nodeFlags ?? [...WORKER_NODE_FLAGS],
       traceGc: o.traceGc,
       workerEnv: o.workerEnv ?? {},
       workerFrom: env.workerFrom,

@@ -21,6 +21,7 @@ import pg from 'pg';
 import ts from 'typescript';
 import { ensureProductionBuild, WORKFLOW_BUNDLE_FILE } from '../../lib/runtime/production-build.ts';
 import { WORKFLOWS_PATH, type WorkerTuning } from '../../lib/temporal/worker.ts';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../lib/temporal/worker-node-flags.ts';
 import type { BenchWorkerConfig, StartupStep } from '../worker-main.ts';
 import { createKaspiSimulatorApp, KaspiSimState } from '../../simulators/kaspi/server.ts';
 import { startWahaSimulator, type WahaSimulator } from '../../simulators/waha/server.ts';
@@ -235,9 +236,9 @@ export interface WorkerProcessOptions {
   tuning?: WorkerTuning;
   /** As bin/worker.ts: default pool size, SDK metrics exporter and /metrics (the memory figure). */
   asProduction?: boolean;
-  /** Node/V8 flags of the worker process (e.g. --max-semi-space-size=4). */
+  /** Node/V8 flags of the worker process; unset: the product's (lib/temporal/worker-node-flags.ts). */
   nodeFlags?: string[];
-  /** Extra environment of the worker process (e.g. MALLOC_ARENA_MAX). */
+  /** Environment of the worker process over the product's (WORKER_PROCESS_ENV, e.g. MALLOC_ARENA_MAX). */
   env?: Record<string, string>;
   /** The worker's stdout goes here instead of the bench's (its --trace-gc lines, bench/lib/memory.ts). */
   stdoutFile?: string;
@@ -307,7 +308,8 @@ export async function startWorkerProcess(env: BenchEnv, options: WorkerProcessOp
     ...workerOptions,
   };
   // From dist/: plain node, as lib/runtime/cluster.ts and the image start the worker.
-  const args = env.workerFrom === 'dist' ? [...(nodeFlags ?? [])] : ['--import', 'tsx', ...(nodeFlags ?? [])];
+  const flags = nodeFlags ?? WORKER_NODE_FLAGS;
+  const args = env.workerFrom === 'dist' ? [...flags] : ['--import', 'tsx', ...flags];
   if (cpuProfDir) {
     mkdirSync(cpuProfDir, { recursive: true });
     args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
@@ -315,7 +317,7 @@ export async function startWorkerProcess(env: BenchEnv, options: WorkerProcessOp
   args.push(env.workerFrom === 'dist' ? env.compiledWorkerMain! : path.join(BENCH_DIR, 'worker-main.ts'));
   const stdout = stdoutFile ? openSync(stdoutFile, 'a') : 'inherit';
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...extraEnv, BENCH_WORKER_CONFIG: JSON.stringify(config) },
+    env: { ...process.env, ...WORKER_PROCESS_ENV, ...extraEnv, BENCH_WORKER_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
   if (typeof stdout === 'number') closeSync(stdout);

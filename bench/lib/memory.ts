@@ -63,6 +63,8 @@ export interface HeapSummary {
   nodes: number;
   byTypeMb: Record<string, number>;
   topConstructors: { name: string; count: number; mb: number }[];
+  /** The largest strings, by their first characters: module sources show up here. */
+  largestStrings: { preview: string; mb: number }[];
 }
 
 interface SnapshotJson {
@@ -82,11 +84,13 @@ export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
   const byType = new Map<string, number>();
   const byName = new Map<string, { count: number; bytes: number }>();
   let total = 0;
+  const strings: { index: number; size: number }[] = [];
   for (let i = 0; i < json.nodes.length; i += width) {
     const type = types[json.nodes[i + typeAt]!] ?? '?';
     const size = json.nodes[i + sizeAt]!;
     total += size;
     byType.set(type, (byType.get(type) ?? 0) + size);
+    if (type === 'string' && size > 65_536) strings.push({ index: json.nodes[i + nameAt]!, size });
     // Objects are named by their constructor; code and strings by their content, so they are grouped by type only.
     const name = type === 'object' || type === 'closure' ? `${type === 'closure' ? 'closure ' : ''}${json.strings[json.nodes[i + nameAt]!] ?? '?'}` : `(${type})`;
     const entry = byName.get(name) ?? { count: 0, bytes: 0 };
@@ -101,6 +105,7 @@ export function summarizeHeapSnapshot(file: string, top = 15): HeapSummary {
     nodes: json.nodes.length / width,
     byTypeMb: Object.fromEntries([...byType].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, toMb(v)])),
     topConstructors: [...byName].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, top).map(([name, v]) => ({ name, count: v.count, mb: toMb(v.bytes) })),
+    largestStrings: strings.sort((a, b) => b.size - a.size).slice(0, top).map((x) => ({ preview: (json.strings[x.index] ?? '').slice(0, 80).replace(/\s+/g, ' '), mb: toMb(x.size) })),
   };
 }
 

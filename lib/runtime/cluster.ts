@@ -15,6 +15,7 @@ import {
   type PostgresServer, type RunningProcess, type ServerPorts,
 } from './temporal-cluster.ts';
 import { ensureTemporalServerBinaries } from './temporal-server-binaries.ts';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../temporal/worker-node-flags.ts';
 
 /**
  * `npm run cluster`: the production topology on one machine — PostgreSQL, the Temporal server on
@@ -39,7 +40,10 @@ export interface ClusterOptions {
   adminDatabaseUrl?: string;
   /** Extra environment for the app processes (e.g. KASPI_API_URL, WAHA_URL_ALLOWLIST). */
   appEnv?: Record<string, string>;
-  /** How to run one of our entry points (`bin/worker.ts`, `bin/web.ts`): node + loader or compiled JS. */
+  /**
+   * How to run one of our entry points (`bin/worker.ts`, `bin/web.ts`): node + loader or compiled JS.
+   * Workers get the heap flags and environment of lib/temporal/worker-node-flags.ts on top.
+   */
   appCommand: (entry: 'worker' | 'web') => { command: string; args: string[] };
   progress?: Progress;
 }
@@ -210,9 +214,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       TRUSTED_PROXIES: '127.0.0.1',
     };
     say(`Starting ${options.workers} worker(s) and ${options.webs} web replica(s)…`);
+    const workerCommand = options.appCommand('worker');
+    // Node options go before the script (and before a loader's --import, which is one of them too).
+    const worker = { command: workerCommand.command, args: [...WORKER_NODE_FLAGS, ...workerCommand.args] };
     const workers = Array.from({ length: options.workers }, (_, i) =>
       // The worker opens its metrics port once it polls Temporal (bin/worker.ts): any answer will do.
-      appProcess(`worker-${i + 1}`, options.appCommand('worker'), { ...baseEnv, WORKER_METRICS_PORT: String(options.workerMetricsPort + i) }, path.join(logDir, `worker-${i + 1}.log`),
+      appProcess(`worker-${i + 1}`, worker, { ...baseEnv, ...WORKER_PROCESS_ENV, WORKER_METRICS_PORT: String(options.workerMetricsPort + i) }, path.join(logDir, `worker-${i + 1}.log`),
         () => fetch(`http://127.0.0.1:${options.workerMetricsPort + i}/metrics`).then(() => true)),
     );
     const webPorts = Array.from({ length: options.webs }, (_, i) => options.port + 1 + i);

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { CONFIG_VARIABLES } from '../../lib/config.ts';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../../lib/runtime/temporal-server-binaries.ts';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../lib/temporal/worker-node-flags.ts';
 
 /**
  * docker-compose.yml, the Dockerfile and .dockerignore, read as files: there is no Docker engine
@@ -149,12 +150,19 @@ describe('docker-compose.yml (production)', () => {
   it('runs the compiled dist/ with plain node, and sets only variables the app config knows', () => {
     for (const name of APP_SERVICES) {
       const variables = Object.keys(service(name).environment ?? {});
-      expect(variables.filter((v) => !CONFIG_VARIABLES.includes(v)), `${name} sets unknown variables`).toEqual([]);
+      // The worker's malloc setting is read by glibc, not by the app config.
+      const known = (v: string) => CONFIG_VARIABLES.includes(v) || (name === 'worker' && v in WORKER_PROCESS_ENV);
+      expect(variables.filter((v) => !known(v)), `${name} sets unknown variables`).toEqual([]);
       for (const required of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'APP_SECRET', 'NODE_ENV']) expect(variables, name).toContain(required);
     }
     expect(service('migrate').command).toEqual(['node', 'dist/bin/migrate.js']);
     expect(service('web').command).toEqual(['node', 'dist/bin/web.js']);
-    expect(service('worker').command).toEqual(['node', 'dist/bin/worker.js']);
+    expect(service('worker').command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/bin/worker.js']);
+    for (const [k, v] of Object.entries(WORKER_PROCESS_ENV)) expect(env('worker', k), k).toBe(v);
+    // `npm run worker` (a worker against an existing cluster, from source) gets the same.
+    const pkg = z.object({ scripts: z.record(z.string(), z.string()) }).parse(JSON.parse(readFileSync('package.json', 'utf8')));
+    const assignments = Object.entries(WORKER_PROCESS_ENV).map(([k, v]) => `${k}=${v} `).join('');
+    expect(pkg.scripts.worker).toBe(`${assignments}node ${WORKER_NODE_FLAGS.join(' ')} --import tsx bin/worker.ts`);
     for (const entry of ['migrate', 'web', 'worker']) expect(existsSync(`bin/${entry}.ts`), entry).toBe(true);
     expect(service('web').depends_on?.migrate?.condition).toBe('service_completed_successfully');
   });
