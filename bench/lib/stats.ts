@@ -30,6 +30,17 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** cutime + cstime: the CPU of the process's children that have exited and been waited for. */
+function reapedChildrenCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
 function parentOf(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -51,7 +62,9 @@ export function treeCpuSeconds(root: number): number {
   const stack = [root];
   while (stack.length) {
     const pid = stack.pop()!;
-    total += cpuSeconds(pid);
+    // A child that exited took its CPU along: once reaped it is in its parent's cutime/cstime
+    // (PostgreSQL's backends end with their connections), so a tree counts both.
+    total += cpuSeconds(pid) + reapedChildrenCpuSeconds(pid);
     stack.push(...(children.get(pid) ?? []));
   }
   return total;
