@@ -82,7 +82,7 @@ export function pollScheduleOptions(d: DesiredPollSchedule, taskQueue: string): 
 }
 
 /** What both a describe and a list entry carry: enough to tell whether a Schedule needs an update. */
-type ScheduleShape = Pick<ScheduleDescription, 'spec'> & { state: { paused: boolean } };
+type ScheduleShape = Pick<ScheduleDescription, 'spec'> & { state: { paused: boolean; note?: string } };
 
 function differs(current: ScheduleShape, d: DesiredPollSchedule): boolean {
   const interval = current.spec.intervals?.[0];
@@ -92,8 +92,15 @@ function differs(current: ScheduleShape, d: DesiredPollSchedule): boolean {
     current.spec.intervals?.length !== 1 ||
     everyMs !== d.intervalSeconds * 1000 ||
     offsetMs !== pollPhaseSeconds(d.storeId, d.intervalSeconds) * 1000 ||
-    current.state.paused !== d.paused
+    current.state.paused !== d.paused ||
+    // The note says why a poll is paused; operators read it in the Temporal UI.
+    (current.state.note ?? '') !== d.note
   );
+}
+
+/** Policies are only in a describe, not in a list entry: checked once a Schedule is described anyway. */
+function policiesDiffer(current: ScheduleDescription, d: DesiredPollSchedule): boolean {
+  return current.policies.overlap !== ScheduleOverlapPolicy.SKIP || current.policies.catchupWindow !== d.intervalSeconds * 1000;
 }
 
 async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
@@ -101,7 +108,7 @@ async function upsertPollSchedule(client: Client, d: DesiredPollSchedule, taskQu
   const handle = client.schedule.getHandle(options.scheduleId);
   try {
     const current = await handle.describe();
-    if (!differs(current, d)) return 'unchanged';
+    if (!differs(current, d) && !policiesDiffer(current, d)) return 'unchanged';
     // Pure: the SDK may call it more than once when the schedule changed underneath us.
     await handle.update((prev): ScheduleUpdateOptions => ({
       ...prev,

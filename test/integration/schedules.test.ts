@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stores } from '../../drizzle/schema.ts';
@@ -124,6 +124,30 @@ describe('poll schedules on the real Temporal server', () => {
     await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE);
     expect((await describeSchedule(rejected)).state).toMatchObject({ paused: true, note: 'Kaspi token rejected' });
     expect((await describeSchedule(pushOnly)).state.paused).toBe(true);
+  });
+
+  it('puts right a stale pause reason and a policy changed by hand', async () => {
+    const storeId = await newStore({ enabled: false });
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect((await describeSchedule(storeId)).state).toMatchObject({ paused: true, note: 'store disabled' });
+
+    // Still paused, for another reason: the operator reads the note in the Temporal UI.
+    await ctx.db.update(stores).set({ enabled: true, tokenRejected: true }).where(eq(stores.id, storeId));
+    let r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.updated).toBe(1);
+    expect((await describeSchedule(storeId)).state).toMatchObject({ paused: true, note: 'Kaspi token rejected' });
+
+    await ctx.db.update(stores).set({ tokenRejected: false }).where(eq(stores.id, storeId));
+    await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    await ctx.temporal.schedule.getHandle(pollScheduleId(storeId)).update((prev) => ({
+      ...prev,
+      policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.ALLOW_ALL, catchupWindow: '1h' },
+    }));
+    r = await reconcileSchedules(ctx.db, ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, { storeId });
+    expect(r.updated).toBe(1);
+    const policies = (await describeSchedule(storeId)).policies;
+    expect(policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(policies.catchupWindow).toBe(60_000);
   });
 });
 
