@@ -1,1 +1,1 @@
-CREATE INDEX "message_attempts_sender_started_idx" ON "message_attempts" USING btree ("sender_id","started_at");
+CREATE INDEX IF NOT EXISTS "message_attempts_sender_started_idx" ON "message_attempts" USING btree ("sender_id","started_at");
