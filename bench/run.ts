@@ -53,6 +53,7 @@ const { values } = parseArgs({
     'polling-busy-share': { type: 'string', default: '0.1' },
     'polling-busy-orders-per-hour': { type: 'string', default: '12' },
     'polling-same-second': { type: 'boolean', default: false },
+    'polling-overlap': { type: 'string', default: 'skip' },
     // Dev server only: `key=json;key=json`, e.g. 'worker.perNamespaceWorkerCount=4'.
     'temporal-dynamic-config': { type: 'string' },
     'admin-rows': { type: 'string', default: '1000000' },
@@ -67,6 +68,11 @@ const { values } = parseArgs({
 const only = new Set<Figure>((values.only ? values.only.split(',').map((s) => s.trim()) : FIGURES) as Figure[]);
 for (const f of only) if (!FIGURES.includes(f)) throw new Error(`unknown figure '${f}'; one of ${FIGURES.join(', ')}`);
 const num = (k: keyof typeof values) => Number(values[k]);
+
+function pollingOverlap(value: unknown): 'skip' | 'allow-all' {
+  if (value === 'skip' || value === 'allow-all') return value;
+  throw new Error(`--polling-overlap must be skip or allow-all (got ${String(value)})`);
+}
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 function machine() {
@@ -146,7 +152,7 @@ try {
   }
   if (only.has('polling')) {
     log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s for ${values['polling-seconds']} s`);
-    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true }, log);
+    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true, overlap: pollingOverlap(values['polling-overlap']) }, log);
     log(`  → ${JSON.stringify(results.figures.polling)}`);
   }
   if (realWorker) {

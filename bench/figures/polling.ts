@@ -1,3 +1,4 @@
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { and, inArray, isNotNull } from 'drizzle-orm';
 import { notifications } from '../../drizzle/schema.ts';
 import { desiredPollSchedules, pollScheduleOptions } from '../../lib/temporal/schedules.ts';
@@ -18,6 +19,8 @@ export interface PollingOptions {
   busyOrdersPerHour: number;
   /** Puts every Schedule back at offset 0 (all stores firing in the same second, as before phases). */
   sameSecond: boolean;
+  /** 'allow-all': the product's Schedules with overlap ALLOW_ALL (docs/performance.md, lever 2) — to measure what it would save. */
+  overlap: 'skip' | 'allow-all';
 }
 
 /** Actions of an idle poll: Schedule action, workflow start, pollKaspiStore, its heartbeat (figure 4). */
@@ -38,14 +41,18 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
   const busy = busyCount ? await createStores(env, busyCount, { label: 'busy', pollIntervalSeconds: o.intervalSeconds }) : [];
   const stores = [...idle, ...busy];
   const s0 = Date.now();
-  if (o.sameSecond) {
-    // The product's Schedules with the offset left out, created directly: describing 1,000
-    // just-created Schedules to change them times out while the server's internal worker is busy.
+  if (o.sameSecond || o.overlap === 'allow-all') {
+    // The product's Schedules changed as asked, created directly: describing 1,000 just-created
+    // Schedules to change them times out while the server's internal worker is busy.
     const desired = await desiredPollSchedules(env.ctx.db);
     const ids = new Set(stores.map((st) => st.id));
     await pool(desired.filter((d) => ids.has(d.storeId)), 10, async (d) => {
       const options = pollScheduleOptions(d, 'bench-pipeline');
-      await env.ctx.temporal.schedule.create({ ...options, spec: { intervals: [{ every: `${o.intervalSeconds}s` }] } });
+      await env.ctx.temporal.schedule.create({
+        ...options,
+        ...(o.sameSecond ? { spec: { intervals: [{ every: `${o.intervalSeconds}s` }] } } : {}),
+        ...(o.overlap === 'allow-all' ? { policies: { ...options.policies, overlap: ScheduleOverlapPolicy.ALLOW_ALL } } : {}),
+      });
     });
   } else {
     await startSchedules(env, stores, 'bench-pipeline');
@@ -83,6 +90,7 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
   return {
     stores: o.stores,
     phases: o.sameSecond ? 'all at offset 0' : 'per store',
+    overlap: o.overlap,
     busyStores: busyCount,
     intervalSeconds: o.intervalSeconds,
     windowSeconds: round(wall, 1),
