@@ -54,6 +54,7 @@ const { values } = parseArgs({
     'polling-busy-orders-per-hour': { type: 'string', default: '12' },
     'polling-same-second': { type: 'boolean', default: false },
     'polling-overlap': { type: 'string', default: 'skip' },
+    'polling-idle-interval': { type: 'string' },
     // Dev server only: `key=json;key=json`, e.g. 'worker.perNamespaceWorkerCount=4'.
     'temporal-dynamic-config': { type: 'string' },
     'admin-rows': { type: 'string', default: '1000000' },
@@ -151,8 +152,8 @@ try {
     log(`  → ${JSON.stringify(results.figures.cost)}`);
   }
   if (only.has('polling')) {
-    log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s for ${values['polling-seconds']} s`);
-    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true, overlap: pollingOverlap(values['polling-overlap']) }, log);
+    log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s${values['polling-idle-interval'] !== undefined ? ` (idle ones every ${values['polling-idle-interval']} s)` : ''} for ${values['polling-seconds']} s`);
+    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true, overlap: pollingOverlap(values['polling-overlap']), ...(values['polling-idle-interval'] !== undefined ? { idleIntervalSeconds: num('polling-idle-interval') } : {}) }, log);
     log(`  → ${JSON.stringify(results.figures.polling)}`);
   }
   if (realWorker) {
