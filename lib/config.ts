@@ -76,10 +76,13 @@ const configSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   WORKER_METRICS_PORT: port.default(9464),
   /**
-   * Workflows kept in the worker's cache. Each costs ~0.3 MB (bench/RESULTS.md); one that falls out
-   * replays its short history when its next ack arrives. 300 keeps a worker near 350 MB RSS.
+   * Workflows kept in the worker's cache. Each costs ~0.25 MB of RSS (its state in the workflow
+   * thread and in the Rust core; bench/RESULTS.md "Worker memory with 10,000 notifications awaiting
+   * acks"); one that falls out replays its short history when its next task comes. 100 keeps a worker
+   * with 10,000 notifications awaiting acks under 300 MB. The maximum keeps the workflow thread well
+   * inside the worker's heap limit (lib/temporal/worker-node-flags.ts).
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(10, 'must be at least 10').max(100_000).default(300),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(10, 'must be at least 10').max(2_000, 'must be at most 2000 (the worker heap limit; docs/operations.md, "Worker memory")').default(100),
   APP_SECRET: z
     .string()
     .trim()

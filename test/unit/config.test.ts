@@ -9,6 +9,7 @@ describe('config', () => {
     expect(config.TEMPORAL_UI_PORT).toBe(8233);
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.KASPI_API_URL).toBe('https://kaspi.kz/shop/api/v2');
+    expect(config.WORKER_MAX_CACHED_WORKFLOWS).toBe(100);
   });
 
   it.each([
@@ -18,6 +19,7 @@ describe('config', () => {
     [{ TEMPORAL_ADDRESS: 'http://x' }, /^Invalid TEMPORAL_ADDRESS .*host:port/],
     [{ LOG_LEVEL: 'loud' }, /^Invalid LOG_LEVEL/],
     [{ PUBLIC_URL: 'not a url' }, /^Invalid PUBLIC_URL .*URL/],
+    [{ WORKER_MAX_CACHED_WORKFLOWS: '5000' }, /^Invalid WORKER_MAX_CACHED_WORKFLOWS \(got "5000"\): must be at most 2000/],
   ])('names the variable and the problem in one line: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     try {
