@@ -13,32 +13,30 @@ export function summary(values: number[]): { n: number; p50: number | null; p95:
 
 const CLK_TCK = 100; // Linux USER_HZ
 
-/** utime + stime of one process, in seconds (from /proc/<pid>/stat). */
 /** CPU seconds of a group of processes (the worker processes of a run). */
 export function workerCpuSeconds(worker: { pids: number[] }): number {
   return worker.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
-export function cpuSeconds(pid: number): number {
+/** Two fields of /proc/<pid>/stat after "pid (comm) " (state=0, ppid=1, … utime=11, stime=12, cutime=13, cstime=14), summed, in seconds; 0 for a process gone. */
+function statSeconds(pid: number, a: number, b: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ": state=0, ppid=1, … utime=11, stime=12.
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return (Number(fields[a]) + Number(fields[b])) / CLK_TCK;
   } catch {
     return 0;
   }
 }
 
+/** utime + stime of one process, in seconds. */
+export function cpuSeconds(pid: number): number {
+  return statSeconds(pid, 11, 12);
+}
+
 /** cutime + cstime: the CPU of the process's children that have exited and been waited for. */
 function reapedChildrenCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
+  return statSeconds(pid, 13, 14);
 }
 
 function parentOf(pid: number): number {
