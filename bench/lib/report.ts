@@ -21,7 +21,7 @@ export function rows(r: Results): Row[] {
   if (f.floor) out.push(['2 floor (no-op activities)', `${f.floor.perSecond}/s (${f.floor.notifications} in ${f.floor.seconds} s)`, '', '']);
   if (f.throughput && f.floor) {
     const ratio = f.throughput.perSecond / f.floor.perSecond;
-    out.push(['  pipeline / floor', ratio.toFixed(2), '≥ 0.70', verdict(ratio >= 0.7)]);
+    out.push(['  pipeline / floor', ratio.toFixed(2), '≥ 0.90', verdict(ratio >= 0.9)]);
   }
   if (f.latency) {
     const l = f.latency;
