@@ -70,6 +70,12 @@ const only = new Set<Figure>((values.only ? values.only.split(',').map((s) => s.
 for (const f of only) if (!FIGURES.includes(f)) throw new Error(`unknown figure '${f}'; one of ${FIGURES.join(', ')}`);
 const num = (k: keyof typeof values) => Number(values[k]);
 
+/** A store's interval is 10–3600 whole seconds (the stores table's check). */
+function pollingIdleInterval(value: number): number {
+  if (Number.isInteger(value) && value >= 10 && value <= 3600) return value;
+  throw new Error(`--polling-idle-interval must be whole seconds from 10 to 3600 (got ${value})`);
+}
+
 function pollingOverlap(value: unknown): 'skip' | 'allow-all' {
   if (value === 'skip' || value === 'allow-all') return value;
   throw new Error(`--polling-overlap must be skip or allow-all (got ${String(value)})`);
@@ -153,7 +159,7 @@ try {
   }
   if (only.has('polling')) {
     log(`polling: ${values['polling-stores']} stores every ${values['polling-interval']} s${values['polling-idle-interval'] !== undefined ? ` (idle ones every ${values['polling-idle-interval']} s)` : ''} for ${values['polling-seconds']} s`);
-    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true, overlap: pollingOverlap(values['polling-overlap']), ...(values['polling-idle-interval'] !== undefined ? { idleIntervalSeconds: num('polling-idle-interval') } : {}) }, log);
+    results.figures.polling = await runPolling(env, realWorker!, { stores: num('polling-stores'), intervalSeconds: num('polling-interval'), seconds: num('polling-seconds'), busyShare: num('polling-busy-share'), busyOrdersPerHour: num('polling-busy-orders-per-hour'), sameSecond: values['polling-same-second'] === true, overlap: pollingOverlap(values['polling-overlap']), ...(values['polling-idle-interval'] !== undefined ? { idleIntervalSeconds: pollingIdleInterval(num('polling-idle-interval')) } : {}) }, log);
     log(`  → ${JSON.stringify(results.figures.polling)}`);
   }
   if (realWorker) {
@@ -168,9 +174,15 @@ try {
       ...(optional('memory-max-wft') !== undefined ? { maxConcurrentWorkflowTaskExecutions: optional('memory-max-wft') } : {}),
       ...(optional('memory-max-activities') !== undefined ? { maxConcurrentActivityTaskExecutions: optional('memory-max-activities') } : {}),
     };
+    // The product refuses a cache above 2000 (lib/config.ts): the worker's heap limit would not hold
+    // the workflow thread. A larger one is measurable only without that limit.
+    const memoryCache = optional('memory-cache');
+    if (memoryCache !== undefined && memoryCache > 2000 && values['memory-node-flags'] === undefined) {
+      throw new Error(`--memory-cache ${memoryCache} is above the product's maximum of 2000: add --memory-node-flags= (no heap limit) or a larger --max-old-space-size`);
+    }
     results.figures.memory = await runMemory(env, {
       waiting: num('memory-waiting'),
-      cache: optional('memory-cache'),
+      cache: memoryCache,
       budgetSeconds: num('memory-budget-seconds'),
       inFlight: num('memory-in-flight'),
       tuning: Object.keys(tuning).length ? tuning : undefined,

@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { and, inArray, isNotNull } from 'drizzle-orm';
 import { notifications } from '../../drizzle/schema.ts';
-import { desiredPollSchedules, pollScheduleOptions } from '../../lib/temporal/schedules.ts';
+import { desiredPollSchedules, pollPhaseSeconds, pollScheduleOptions } from '../../lib/temporal/schedules.ts';
 import { createStores, pool, statusCounts, type BenchStore } from '../lib/fixtures.ts';
 import type { BenchEnv, WorkerProcess } from '../lib/env.ts';
 import { delta, histogramQuantile, scrape, type Sample } from '../lib/prometheus.ts';
@@ -86,7 +86,12 @@ export async function runPolling(env: BenchEnv, worker: WorkerProcess, o: Pollin
   await sleep(3000);
 
   const lag = await pollLag(env, t0, t1);
-  const expected = Math.floor(((o.stores - busyCount) * wall) / idleInterval + (busyCount * wall) / o.intervalSeconds);
+  // Each Schedule fires at epoch + n·interval + its phase: count those instants inside the window.
+  const firesIn = (storeId: string, interval: number) => {
+    const phase = o.sameSecond ? 0 : pollPhaseSeconds(storeId, interval);
+    return Math.ceil((t1 / 1000 - phase) / interval) - Math.ceil((t0 / 1000 - phase) / interval);
+  };
+  const expected = idle.reduce((n, st) => n + firesIn(st.id, idleInterval), 0) + busy.reduce((n, st) => n + firesIn(st.id, o.intervalSeconds), 0);
   const server = serverCounts(metrics0, metrics1);
   const orders = await orderLatency(env, busy, visible);
   const notificationActions = 7; // figure 4: ~6.85 per delivered notification
