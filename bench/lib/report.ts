@@ -59,9 +59,11 @@ export function rows(r: Results): Row[] {
   if (f.admin) {
     const a = f.admin;
     const first = a.timingsMs['messages: first page'];
-    out.push([`7 message-log first page @ ${a.rows} rows p50/p95`, `${first.p50} / ${first.p95} ms`, '≤ 100 ms', verdict(first.p95 <= 100)]);
+    out.push([`7 message-log first page @ ${a.rows} rows p50/p95`, `${first.p50} / ${first.p95} ms`, '≤ 10 ms', verdict(first.p95 <= 10)]);
     for (const [k, v] of Object.entries(a.timingsMs as Record<string, { p50: number; p95: number }>)) {
-      if (k !== 'messages: first page') out.push([`  ${k} p50/p95`, `${v.p50} / ${v.p95} ms`, '', '']);
+      if (k === 'messages: first page') continue;
+      if (k === 'dashboard') out.push([`  ${k} p50/p95`, `${v.p50} / ${v.p95} ms`, 'p95 ≤ 100 ms', verdict(v.p95 <= 100)]);
+      else out.push([`  ${k} p50/p95`, `${v.p50} / ${v.p95} ms`, '', '']);
     }
     out.push(['  page query indexes', (a.pageExplain?.indexes ?? []).join(', '), '', '']);
   }
