@@ -79,7 +79,17 @@ export interface KaspiStoreCredentials {
 export interface KaspiPollDeps {
   /** Builds the Kaspi client for a store; tests pass shorter timeouts and no request spacing. */
   kaspiClientFor?(store: KaspiStoreCredentials): KaspiClient;
+  /** How long a poll runs before its first heartbeat (default HEARTBEAT_QUIET_MS). */
+  heartbeatQuietMs?: number;
 }
+
+/**
+ * A heartbeat is a write on the Temporal server and a billed action, and most polls are idle and
+ * over in well under a second: one heartbeat was a quarter of an idle poll's actions and of its
+ * server work (docs/performance.md). A poll that runs longer — pages, look-ups — heartbeats from
+ * then on, well inside the poll's one-minute heartbeat timeout (workflows/kaspi-poll.ts).
+ */
+export const HEARTBEAT_QUIET_MS = 10_000;
 
 interface HeldOpenOrder {
   code: string;
@@ -93,15 +103,22 @@ interface PreviousRow {
   lastSeenAt: Date;
 }
 
-/** Heartbeats only make sense inside an activity; called directly (scripts), they are no-ops. */
-function heartbeater(): Heartbeat {
+/**
+ * Heartbeats only make sense inside an activity; called directly (scripts), they are no-ops. None
+ * before `quietMs` of the activity's own run time (a monotonic clock: this is about the process,
+ * not the business day of ctx.now).
+ */
+function heartbeater(quietMs: number): Heartbeat {
   let context: Context | null = null;
   try {
     context = Context.current();
   } catch {
     context = null;
   }
-  return (details) => context?.heartbeat(details);
+  const started = performance.now();
+  return (details) => {
+    if (performance.now() - started >= quietMs) context?.heartbeat(details);
+  };
 }
 
 function describeRejected(rejected: RejectedOrder[]): string {
@@ -440,7 +457,7 @@ export function createKaspiPollActivities(ctx: AppContext, deps: KaspiPollDeps =
       const pollable = await loadPollableStore(storeId);
       if (!pollable) return [];
       const { store, token } = pollable;
-      const heartbeat = heartbeater();
+      const heartbeat = heartbeater(deps.heartbeatQuietMs ?? HEARTBEAT_QUIET_MS);
       const fetchedAt = ctx.now();
       const window = pollWindow({ now: fetchedAt, cursor: store.pollCursor, connectedAt: store.connectedAt, lookbackMinutes: store.lookbackMinutes, overlapMs: POLL_OVERLAP_MS });
 

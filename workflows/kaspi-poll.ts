@@ -18,7 +18,8 @@ import { notificationWorkflow } from './notification.ts';
 const { pollKaspiStore } = proxyActivities<KaspiPollActivities>({
   // Paging 250+ orders with 200 ms spacing and 25 s request timeouts stays far below this.
   startToCloseTimeout: '10 minutes',
-  // The activity heartbeats per page and per look-up; a lost worker is noticed within a minute.
+  // The activity heartbeats per page and per look-up once it has run 10 s (an idle poll never
+  // does: activities/kaspi-poll.ts); a lost worker is noticed within a minute.
   heartbeatTimeout: '1 minute',
   retry: {
     initialInterval: '2 seconds',

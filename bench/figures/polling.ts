@@ -25,8 +25,8 @@ export interface PollingOptions {
   overlap: 'skip' | 'allow-all';
 }
 
-/** Actions of an idle poll: Schedule action, workflow start, pollKaspiStore, its heartbeat (figure 4). */
-const IDLE_POLL_ACTIONS = 4;
+/** Actions of an idle poll: Schedule action, workflow start, pollKaspiStore (figure 4; no heartbeat: activities/kaspi-poll.ts HEARTBEAT_QUIET_MS). */
+const IDLE_POLL_ACTIONS = 3;
 
 /**
  * N stores on their real Schedules (reconcileSchedules, with the product's phases), a share of them

@@ -26,21 +26,22 @@ let acts: KaspiPollActivities;
 // Expected activity failures are asserted on; the SDK's per-failure WARN lines are only noise.
 const quiet = () => new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
 
+const simClient = (store: { token: string; merchantUid: string | null }) => new KaspiClient({
+  baseUrl: sim.url,
+  token: store.token,
+  merchantUid: store.merchantUid,
+  userAgent: 'kaspi-notify/0.1',
+  minRequestIntervalMs: 0,
+  timeoutMs: 500,
+  now: () => nowMs,
+  ...(fetchHook ? { fetch: fetchHook } : {}),
+});
+
 beforeAll(async () => {
   sim = await startKaspiSimulator();
   ctx = await createTestContext({ now: () => new Date(nowMs), env: { KASPI_API_URL: sim.url } });
-  acts = createKaspiPollActivities(ctx, {
-    kaspiClientFor: (store) => new KaspiClient({
-      baseUrl: sim.url,
-      token: store.token,
-      merchantUid: store.merchantUid,
-      userAgent: 'kaspi-notify/0.1',
-      minRequestIntervalMs: 0,
-      timeoutMs: 500,
-      now: () => nowMs,
-      ...(fetchHook ? { fetch: fetchHook } : {}),
-    }),
-  });
+  // Every page heartbeats here, so the tests can see it; the product waits HEARTBEAT_QUIET_MS first.
+  acts = createKaspiPollActivities(ctx, { kaspiClientFor: simClient, heartbeatQuietMs: 0 });
 });
 afterAll(async () => {
   await ctx?.close();
@@ -147,6 +148,28 @@ describe('pollKaspiStore against the Kaspi simulator and PostgreSQL', () => {
     expect(store.pollCursor?.getTime()).toBe(T + 16 * DAY);
     expect(store.lastPollError).toBeNull();
     expect(store.lastPollOrders).toBe(262);
+  });
+
+  it('an idle poll sends no heartbeat; a poll still running after the quiet period heartbeats per page', async () => {
+    const countHeartbeats = async (activities: KaspiPollActivities, storeId: string) => {
+      const env = quiet();
+      let heartbeats = 0;
+      env.on('heartbeat', () => heartbeats++);
+      await env.run(activities.pollKaspiStore, { storeId });
+      return heartbeats;
+    };
+    const idle = await newStore();
+    expect(await countHeartbeats(createKaspiPollActivities(ctx, { kaspiClientFor: simClient }), idle)).toBe(0);
+
+    // A slow Kaspi (every request 60 ms) and a quiet period of 100 ms: the pages after it heartbeat.
+    const slow = await newStore({ connectedAt: new Date(T - 2 * HOUR) });
+    for (let i = 0; i < 250; i++) sim.state.createOrder({ creationDate: T - 100 * MIN + i * 24_000 });
+    fetchHook = async (input, init) => {
+      await new Promise((r) => setTimeout(r, 60));
+      return fetch(input, init);
+    };
+    const heartbeats = await countHeartbeats(createKaspiPollActivities(ctx, { kaspiClientFor: simClient, heartbeatQuietMs: 100 }), slow);
+    expect(heartbeats).toBeGreaterThanOrEqual(1);
   });
 
   it('an order created 10 days ago that completes today yields `completed`; vanished orders are looked up by code', async () => {
