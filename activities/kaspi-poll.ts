@@ -84,10 +84,10 @@ export interface KaspiPollDeps {
 }
 
 /**
- * A heartbeat is a write on the Temporal server and a billed action, and most polls are idle and
- * over in well under a second: one heartbeat was a quarter of an idle poll's actions and of its
- * server work (docs/performance.md). A poll that runs longer — pages, look-ups — heartbeats from
- * then on, well inside the poll's one-minute heartbeat timeout (workflows/kaspi-poll.ts).
+ * A heartbeat is a billed action (and a write on the Temporal server), and most polls are idle and
+ * over in well under a second: its one heartbeat was a quarter of an idle poll's actions
+ * (docs/performance.md). A poll that runs longer — pages, look-ups — heartbeats from then on, well
+ * inside the poll's one-minute heartbeat timeout (workflows/kaspi-poll.ts).
  */
 export const HEARTBEAT_QUIET_MS = 10_000;
 

@@ -22,7 +22,7 @@ export interface Unit {
 
 /** bench/CAPACITY.md "Unit costs" says where each number comes from. */
 export const UNITS = {
-  idlePoll: { workerMs: 33, temporalMs: 69, postgresMs: 4.6, webMs: 0, actions: 4, historyBytes: 2146, rowsWritten: 1, statements: 9, transactions: 5 },
+  idlePoll: { workerMs: 33, temporalMs: 69, postgresMs: 4.6, webMs: 0, actions: 3, historyBytes: 2146, rowsWritten: 1, statements: 9, transactions: 5 },
   /** What a poll that finds orders adds to an idle poll: markNotificationsStarted (activity, 1 UPDATE) and the child starts' parent events. */
   busyPollExtra: { workerMs: 5, temporalMs: 10, postgresMs: 1, webMs: 0, actions: 1, historyBytes: 1000, rowsWritten: 0, statements: 1, transactions: 1 },
   notification: { workerMs: 103, temporalMs: 103, postgresMs: 91, webMs: 85, actions: 6.65, historyBytes: 5935, rowsWritten: 60, statements: 80, transactions: 38 },
