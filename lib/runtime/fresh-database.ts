@@ -3,6 +3,20 @@ import pg from 'pg';
 import { runMigrations } from '../db/migrate.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 
+/** Creates database `name` (a plain identifier) on the server and returns its URL; nothing migrated. */
+export async function createEmptyDatabase(serverUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /**
  * A new, migrated database for one test or benchmark run: on the server DATABASE_URL names when it
  * is set, else on an embedded PostgreSQL in `scratchDir`. `dispose` drops it and stops what it started.
@@ -22,13 +36,7 @@ export async function createFreshDatabase(options: { prefix: string; scratchDir:
   }
   const server = serverUrl;
   const name = `${options.prefix}_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
+  const databaseUrl = await createEmptyDatabase(server, name);
   await runMigrations(databaseUrl);
   return {
     databaseUrl,

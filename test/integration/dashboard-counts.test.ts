@@ -14,6 +14,7 @@ import type { Actor } from '../../lib/services/access.ts';
 import { getDashboard } from '../../lib/services/dashboard.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { createStore } from '../support/fixtures.ts';
+import { createEmptyDatabase } from '../../lib/runtime/fresh-database.ts';
 
 /**
  * notification_daily_counts (migration 0011) must equal a fresh `count(*) group by` over
@@ -332,13 +333,7 @@ describe('migration 0011 on a database that already has notifications', () => {
 
   it('backfills counts equal to the raw counts, while writers keep writing, and keeps old rows on their day after a timezone change', async () => {
     dbName = `kn_rollup_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${dbName}`;
-    const databaseUrl = url.toString();
+    const databaseUrl = await createEmptyDatabase(serverUrl, dbName);
 
     // The database as migration 0010 left it.
     scratch = mkdtempSync(path.join(os.tmpdir(), 'kn-migrations-'));

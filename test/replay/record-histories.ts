@@ -34,6 +34,7 @@ import { notificationWorkflow, type NotificationInput } from '../../workflows/no
 import { queueNotification, sampleOrder } from '../support/fixtures.ts';
 import { eventually } from '../support/eventually.ts';
 import { connectWhatsAppStore } from '../support/whatsapp-store.ts';
+import { createEmptyDatabase } from '../../lib/runtime/fresh-database.ts';
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
 const API_KEY = 'waha-key';
@@ -49,19 +50,14 @@ if (!serverUrl) {
 const only = new Set(process.argv.slice(2));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'kaspi-notify-record-'));
 const dbName = `kaspi_notify_record_${process.pid}_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-await admin.end();
-const dbUrl = new URL(serverUrl);
-dbUrl.pathname = `/${dbName}`;
-await runMigrations(dbUrl.toString());
+const databaseUrl = await createEmptyDatabase(serverUrl, dbName);
+await runMigrations(databaseUrl);
 
 const cli = await ensureTemporalCli();
 const dev = await startDevServer({ cli, port: await findFreePort(), logFile: path.join(tmp, 'temporal.log') });
 const kaspiSim = await startKaspiSimulator();
 const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', TEMPORAL_TASK_QUEUE: `record-${randomUUID()}`, KASPI_API_URL: kaspiSim.url });
-const ctx = await createContext(config, { databaseUrl: dbUrl.toString(), temporalAddress: dev.address, appSecret: 'record-secret-0123456789abcdef0123456789' }, { logger: createLogger({ level: 'warn', pretty: false }) });
+const ctx = await createContext(config, { databaseUrl, temporalAddress: dev.address, appSecret: 'record-secret-0123456789abcdef0123456789' }, { logger: createLogger({ level: 'warn', pretty: false }) });
 const worker = await startWorker(ctx);
 const web = await startWeb(ctx, await findFreePort(), '127.0.0.1');
 const waha = await startWahaSimulator({ engine: 'NOWEB', apiKey: API_KEY, ackDelaysMs: [50, 100, 150] });
