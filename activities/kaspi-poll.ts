@@ -23,7 +23,7 @@
  * Personal data: logs, heartbeats, errors and the result carry store ids, order codes, events and
  * row ids only. The token lives only in the KaspiClient; buyer names/phones only in `orders.snapshot`.
  */
-import { Context } from '@temporalio/activity';
+import { activityContext } from './heartbeat.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, inArray, isNull, max, sql } from 'drizzle-orm';
 import { notifications, orders, stores, templates, type NotifyEvent } from '../drizzle/schema.ts';
@@ -109,12 +109,7 @@ interface PreviousRow {
  * not the business day of ctx.now).
  */
 function heartbeater(quietMs: number): Heartbeat {
-  let context: Context | null = null;
-  try {
-    context = Context.current();
-  } catch {
-    context = null;
-  }
+  const context = activityContext();
   const started = performance.now();
   return (details) => {
     if (performance.now() - started >= quietMs) context?.heartbeat(details);

@@ -1,21 +1,14 @@
-import { Context } from '@temporalio/activity';
 import type { AppContext } from '../lib/context.ts';
 import { evaluateAlerts, type EvaluateResult } from '../lib/alerts/alerts.ts';
 import { purgePersonalData, type PurgeResult } from '../lib/housekeeping/purge.ts';
 import { detectStalledReceipts, sweepMissingAcks, type SweepResult } from '../lib/notifications/receipts.ts';
+import { heartbeat } from './heartbeat.ts';
 
 /**
  * Activities of the maintenance Schedules: alert evaluation (every minute), delivery receipts
  * (every two minutes) and the daily purge.
  */
 export function createMaintenanceActivities(ctx: AppContext) {
-  const heartbeat = () => {
-    try {
-      Context.current().heartbeat();
-    } catch {
-      // Called outside an activity (tests): nothing to heartbeat.
-    }
-  };
   return {
     async evaluateAlerts(): Promise<EvaluateResult> {
       return evaluateAlerts(ctx);

@@ -18,7 +18,7 @@
  *   (a Core build before 2026.6, an engine without the method) or refuses this one before sending
  *   gets the text alone, in the same claimed slot, with the reason on the attempt: never silence.
  */
-import { Context } from '@temporalio/activity';
+import { heartbeat } from './heartbeat.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, desc, eq, gte, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import {
@@ -709,15 +709,6 @@ export function createNotificationActivities(ctx: AppContext, deps: Notification
 }
 
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
-
-/** Outside an activity (tests, tools calling the functions directly) there is nobody to tell. */
-function heartbeat(): void {
-  try {
-    Context.current().heartbeat();
-  } catch {
-    // not running inside an activity
-  }
-}
 
 /**
  * Whether an older message of this sender, held back by a day limit, still waits (status

@@ -1,21 +1,12 @@
-import { Context } from '@temporalio/activity';
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import { notifications } from '../drizzle/schema.ts';
 import type { AppContext } from '../lib/context.ts';
 import { startQueuedNotifications } from '../lib/services/push-orders.ts';
 import { reconcileSchedules, type ReconcileResult } from '../lib/temporal/schedules.ts';
+import { heartbeat } from './heartbeat.ts';
 
 /** A queued row this old without a workflow was missed (a failed start, a push-only store). */
 export const STRANDED_AFTER_MS = 2 * 60_000;
-
-/** The activity function also runs outside an activity (tests call it directly): nobody to tell then. */
-function heartbeat(): void {
-  try {
-    Context.current().heartbeat();
-  } catch {
-    // Not in an activity.
-  }
-}
 
 export function createScheduleActivities(ctx: AppContext) {
   return {
